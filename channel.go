@@ -1,0 +1,111 @@
+package herald
+
+import (
+	"strings"
+	"time"
+)
+
+// NamespaceSeparator separates a channel's namespace from its name:
+// "chat:lobby" is the channel "lobby" in the namespace "chat". A channel
+// without a separator belongs to the default namespace.
+const NamespaceSeparator = ':'
+
+// DefaultChannelMaxLength is the default for NamespaceOptions.MaxChannelLength.
+const DefaultChannelMaxLength = 255
+
+// NamespaceOptions are the options of every channel in one namespace.
+type NamespaceOptions struct {
+	// AllowPublish lets clients publish over their connection. Default false:
+	// only the application backend publishes, through the server API.
+	AllowPublish bool
+	// MaxChannelLength caps the channel name's length in bytes, namespace
+	// included. Zero means DefaultChannelMaxLength.
+	MaxChannelLength int
+	// HistorySize is how many recent publications each channel keeps. Zero
+	// keeps none; publications then carry no offset.
+	HistorySize int
+	// HistoryTTL is how long a channel's history outlives its last
+	// publication. Required when HistorySize > 0.
+	HistoryTTL time.Duration
+}
+
+// Namespaces resolves a channel to its namespace's options.
+type Namespaces struct {
+	// Default holds the options of channels without a namespace.
+	Default NamespaceOptions
+	// Named maps a namespace name to its options.
+	Named map[string]NamespaceOptions
+}
+
+// Resolve validates the channel name and returns its namespace's options.
+func (n *Namespaces) Resolve(channel string) (NamespaceOptions, error) {
+	ns, ok := NamespaceOf(channel)
+	opts := n.Default
+	if ok {
+		opts, ok = n.Named[ns]
+		if !ok {
+			return opts, Errorf(ErrUnknownNamespace, "unknown namespace %q in channel %q: configure it under namespaces", ns, channel)
+		}
+	}
+	max := opts.MaxChannelLength
+	if max <= 0 {
+		max = DefaultChannelMaxLength
+	}
+	if err := ValidateChannel(channel, max); err != nil {
+		return opts, err
+	}
+	return opts, nil
+}
+
+// NamespaceOf returns the namespace part of a channel and whether it has one.
+func NamespaceOf(channel string) (string, bool) {
+	i := strings.IndexByte(channel, NamespaceSeparator)
+	if i < 0 {
+		return "", false
+	}
+	return channel[:i], true
+}
+
+// ValidateChannel checks a channel name: 1..max bytes of letters, digits and
+// the punctuation _ - . : @ # , = / + ~ ! (no spaces, quotes or control
+// characters, so a channel reads the same in a URL, a log line and JSON).
+func ValidateChannel(channel string, max int) error {
+	if channel == "" {
+		return Errorf(ErrInvalidChannel, "channel name is empty")
+	}
+	if len(channel) > max {
+		return Errorf(ErrInvalidChannel, "channel name is %d bytes long, the limit is %d", len(channel), max)
+	}
+	for i := 0; i < len(channel); i++ {
+		if !channelByte[channel[i]] {
+			return Errorf(ErrInvalidChannel, "channel name %q has a character not allowed at byte %d: use letters, digits and _-.:@#,=/+~!", truncate(channel, 64), i)
+		}
+	}
+	if channel[0] == NamespaceSeparator || channel[len(channel)-1] == NamespaceSeparator {
+		return Errorf(ErrInvalidChannel, "channel name %q must not start or end with ':'", truncate(channel, 64))
+	}
+	return nil
+}
+
+var channelByte = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range "_-.:@#,=/+~!" {
+		t[c] = true
+	}
+	return t
+}()
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

@@ -1,0 +1,98 @@
+package main
+
+import "time"
+
+// Config is the whole server configuration: the YAML file's shape, with the
+// defaults from defaultConfig. Every leaf is also settable as an environment
+// variable named HERALD_ plus its path in upper case with "_" for "." (e.g.
+// client.ping_interval is HERALD_CLIENT_PING_INTERVAL); flags win over the
+// environment, which wins over the file. The doc tags feed
+// `herald config defaults` and docs/configuration.md.
+type Config struct {
+	Listen string `yaml:"listen" doc:"Address to listen on, host:port. Use 0.0.0.0:8000 to accept connections from other machines."`
+	APIKey string `yaml:"api_key" doc:"Key for the server HTTP API (header 'Authorization: apikey KEY'). Empty disables the API, except in dev mode, which makes a random one."`
+	Dev    bool   `yaml:"dev" doc:"Development mode: anonymous connections, client publish and history in every channel. Insecure: never in production."`
+
+	Log        LogConfig                  `yaml:"log"`
+	WebSocket  WebSocketConfig            `yaml:"websocket"`
+	Client     ClientConfig               `yaml:"client"`
+	API        APIConfig                  `yaml:"api"`
+	Shutdown   ShutdownConfig             `yaml:"shutdown"`
+	Channel    NamespaceConfig            `yaml:"channel" doc:"Options of channels without a namespace (no ':' in the name)."`
+	Namespaces map[string]NamespaceConfig `yaml:"namespaces" doc:"Options per namespace: a channel 'chat:lobby' uses namespaces.chat. A channel in a namespace not listed here is refused."`
+	Debug      DebugConfig                `yaml:"debug"`
+}
+
+type LogConfig struct {
+	Level  string `yaml:"level" doc:"debug, info, warn or error."`
+	Format string `yaml:"format" doc:"text or json."`
+}
+
+type WebSocketConfig struct {
+	MaxMessageSize       Size     `yaml:"max_message_size" doc:"Largest message a client may send; a larger one closes the connection with 1009."`
+	Compression          bool     `yaml:"compression" doc:"Negotiate permessage-deflate (RFC 7692) without context takeover."`
+	CompressionThreshold Size     `yaml:"compression_threshold" doc:"Messages shorter than this are sent uncompressed."`
+	Origins              []string `yaml:"origins" doc:"Origins allowed besides the server's own, as host patterns (e.g. 'app.example.com', '*.example.com'); '*' allows all. Origin is not authentication: non-browser clients can send any."`
+	WriteTimeout         Duration `yaml:"write_timeout" doc:"A write to a client that takes longer closes the connection."`
+	ReadBufferSize       Size     `yaml:"read_buffer_size" doc:"Read buffer per connection; smaller saves memory per idle connection."`
+}
+
+type ClientConfig struct {
+	ChannelLimit   int      `yaml:"channel_limit" doc:"Most channels one connection may subscribe to."`
+	QueueSize      Size     `yaml:"queue_size" doc:"Most bytes queued for one connection; a client that falls further behind is disconnected with code 4001 (slow)."`
+	PingInterval   Duration `yaml:"ping_interval" doc:"How often the server pings each connection. Keep it under your proxies' idle timeouts (nginx: 60s)."`
+	PongTimeout    Duration `yaml:"pong_timeout" doc:"How long a client has to answer a ping before it is disconnected with 4002 (no_pong)."`
+	ConnectTimeout Duration `yaml:"connect_timeout" doc:"How long a new connection has to send connect before it is closed with 4003."`
+	MaxErrors      int      `yaml:"max_errors" doc:"Invalid commands one connection may send before it is disconnected with 4501 (too_many_errors)."`
+}
+
+type APIConfig struct {
+	MaxBodySize Size `yaml:"max_body_size" doc:"Largest server API request body."`
+}
+
+type ShutdownConfig struct {
+	Drain   Duration `yaml:"drain" doc:"On SIGTERM, clients are told to reconnect spread over this window, so they do not all come back at once."`
+	Timeout Duration `yaml:"timeout" doc:"Longest wait for connections to close on shutdown before exiting anyway."`
+}
+
+type NamespaceConfig struct {
+	AllowPublish     bool     `yaml:"allow_publish" doc:"Clients may publish over their connection (otherwise only the server API publishes)."`
+	MaxChannelLength int      `yaml:"max_channel_length" doc:"Longest channel name in bytes, namespace included."`
+	HistorySize      int      `yaml:"history_size" doc:"Publications kept per channel (0: none); with history, publications carry an offset and an epoch."`
+	HistoryTTL       Duration `yaml:"history_ttl" doc:"How long a channel's history outlives its last publication. Required with history_size."`
+}
+
+type DebugConfig struct {
+	Pprof bool `yaml:"pprof" doc:"Serve Go's profiler at /debug/pprof/ (no authentication: keep the listener private)."`
+}
+
+func defaultConfig() Config {
+	return Config{
+		Listen: "127.0.0.1:8000",
+		Log:    LogConfig{Level: "info", Format: "text"},
+		WebSocket: WebSocketConfig{
+			MaxMessageSize:       64 << 10,
+			Compression:          true,
+			CompressionThreshold: 512,
+			WriteTimeout:         Duration(10 * time.Second),
+			ReadBufferSize:       1 << 10,
+		},
+		Client: ClientConfig{
+			ChannelLimit:   128,
+			QueueSize:      1 << 20,
+			PingInterval:   Duration(25 * time.Second),
+			PongTimeout:    Duration(10 * time.Second),
+			ConnectTimeout: Duration(10 * time.Second),
+			MaxErrors:      20,
+		},
+		API:      APIConfig{MaxBodySize: 1 << 20},
+		Shutdown: ShutdownConfig{Drain: Duration(5 * time.Second), Timeout: Duration(30 * time.Second)},
+		Channel:  NamespaceConfig{MaxChannelLength: 255},
+	}
+}
+
+// Size is a byte count, written as 65536, 64KB, 64KiB or 1MB (KB = 1024 bytes).
+type Size int64
+
+// Duration is a time.Duration written as Go does: 25s, 1m30s, 500ms.
+type Duration time.Duration

@@ -1,0 +1,3 @@
+module github.com/heraldrt/herald
+
+go 1.26.8
