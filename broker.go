@@ -40,15 +40,16 @@ type BrokerHandler interface {
 // Broker carries publications to every node subscribed to a channel and
 // assigns each its place in the channel's stream, where the order is decided.
 type Broker interface {
-	// Run delivers publications to h until ctx ends or Close is called.
-	// Publish and Subscribe may be called only after Run has started.
-	Run(ctx context.Context, h BrokerHandler) error
+	// Start begins delivering publications to h; it returns once the
+	// broker accepts Publish and Subscribe calls.
+	Start(h BrokerHandler) error
 	// Publish appends data to the channel's stream and delivers it.
 	Publish(ctx context.Context, channel string, data []byte, opts PublishOptions) (StreamPosition, error)
 	// Subscribe makes this node receive the channel's publications.
 	Subscribe(ctx context.Context, channel string) error
 	// Unsubscribe stops them.
 	Unsubscribe(ctx context.Context, channel string) error
-	// Close releases the broker's resources.
+	// Close stops delivery, releases the broker's resources and waits for
+	// its goroutines.
 	Close() error
 }

@@ -35,6 +35,9 @@ type Namespaces struct {
 	Default NamespaceOptions
 	// Named maps a namespace name to its options.
 	Named map[string]NamespaceOptions
+	// AnyNamespace gives channels in namespaces missing from Named the
+	// Default options instead of refusing them (development mode).
+	AnyNamespace bool
 }
 
 // Resolve validates the channel name and returns its namespace's options.
@@ -43,6 +46,9 @@ func (n *Namespaces) Resolve(channel string) (NamespaceOptions, error) {
 	opts := n.Default
 	if ok {
 		opts, ok = n.Named[ns]
+		if !ok && n.AnyNamespace {
+			opts, ok = n.Default, true
+		}
 		if !ok {
 			return opts, Errorf(ErrUnknownNamespace, "unknown namespace %q in channel %q: configure it under namespaces", ns, channel)
 		}

@@ -7,10 +7,27 @@ type Transport interface {
 	// Name is the transport's short name, e.g. "websocket", for logs and metrics.
 	Name() string
 	// Write sends the messages, already encoded, in one write: a JSON
-	// transport joins them with newlines into one frame. Write is called by
-	// one goroutine at a time and may block up to the transport's write
-	// timeout.
+	// transport joins them with newlines into one frame. It may block up to
+	// the transport's write timeout. Write and Close are safe to call
+	// concurrently.
 	Write(msgs [][]byte) error
 	// Close ends the connection with the disconnect's code and reason.
 	Close(d Disconnect) error
+}
+
+// Session is the hub's side of one connection, fed by its transport.
+type Session interface {
+	// HandleFrame processes one frame read from the client. The transport
+	// calls it from one goroutine, in order; the frame is not retained.
+	HandleFrame(frame []byte)
+	// HandleClose reports that the connection has ended; d says why when
+	// the transport knows (the peer's close code, a protocol violation),
+	// nil when the peer just went away.
+	HandleClose(d *Disconnect)
+}
+
+// ConnInfo describes a new connection to the hub.
+type ConnInfo struct {
+	// RemoteAddr is the client's address as the server sees it.
+	RemoteAddr string
 }

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+)
+
+var serveCommand = &command{
+	name:    "serve",
+	summary: "run the server (zero-config development mode: herald serve --dev)",
+	run:     runServe,
+}
+
+func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
+	cfg, err := loadServeConfig(args, os.LookupEnv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "herald serve: %v\n", err)
+		return 2
+	}
+	logger := newLogger(cfg.Log, stderr)
+	if cfg.Dev {
+		applyDev(&cfg, stderr)
+	}
+	srv, err := newServer(cfg, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "herald serve: %v\n", err)
+		return 1
+	}
+	if err := srv.run(ctx); err != nil {
+		logger.Error("server stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// applyDev turns on everything a developer wants to try Herald with, and
+// says loudly that it is not for production.
+func applyDev(cfg *Config, w io.Writer) {
+	generated := cfg.APIKey == ""
+	if generated {
+		var b [16]byte
+		_, _ = rand.Read(b[:])
+		cfg.APIKey = hex.EncodeToString(b[:])
+	}
+	dev := func(ns *NamespaceConfig) {
+		ns.AllowPublish = true
+		if ns.HistorySize == 0 {
+			ns.HistorySize = 100
+			ns.HistoryTTL = Duration(5 * time.Minute)
+		}
+	}
+	dev(&cfg.Channel)
+	for name, ns := range cfg.Namespaces {
+		dev(&ns)
+		cfg.Namespaces[name] = ns
+	}
+	banner := []string{
+		"WARNING: development mode (--dev) is INSECURE: anonymous connections, client publish",
+		"and history in every channel, any namespace accepted. Never use it in production.",
+		"API key: " + cfg.APIKey,
+	}
+	if generated {
+		banner[2] += " (random; set one with --api-key)"
+	}
+	for _, l := range banner {
+		fmt.Fprintln(w, "herald: "+l)
+	}
+}
+
+func newLogger(c LogConfig, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

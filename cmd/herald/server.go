@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"sync/atomic"
+	"time"
+
+	"github.com/heraldrt/herald"
+	"github.com/heraldrt/herald/api"
+	"github.com/heraldrt/herald/hub"
+	"github.com/heraldrt/herald/memory"
+	"github.com/heraldrt/herald/metrics"
+	"github.com/heraldrt/herald/websocket"
+)
+
+// server wires the parts together for one `herald serve`.
+type server struct {
+	cfg   Config
+	log   *slog.Logger
+	hub   *hub.Hub
+	http  *http.Server
+	ready atomic.Bool
+}
+
+func newServer(cfg Config, log *slog.Logger) (*server, error) {
+	m := metrics.New()
+	h := hub.New(hub.Config{
+		Namespaces:     namespaces(cfg),
+		ChannelLimit:   cfg.Client.ChannelLimit,
+		QueueSize:      int(cfg.Client.QueueSize),
+		PingInterval:   time.Duration(cfg.Client.PingInterval),
+		PongTimeout:    time.Duration(cfg.Client.PongTimeout),
+		ConnectTimeout: time.Duration(cfg.Client.ConnectTimeout),
+		MaxErrors:      cfg.Client.MaxErrors,
+		Version:        version,
+		Logger:         log,
+		Metrics:        m,
+	}, memory.New())
+	s := &server{cfg: cfg, log: log, hub: h}
+
+	mux := http.NewServeMux()
+	mux.Handle("/connection/websocket", websocket.NewHandler(websocket.Options{
+		MaxMessageSize:       int(cfg.WebSocket.MaxMessageSize),
+		Compression:          cfg.WebSocket.Compression,
+		CompressionThreshold: int(cfg.WebSocket.CompressionThreshold),
+		OriginPatterns:       cfg.WebSocket.Origins,
+		WriteTimeout:         time.Duration(cfg.WebSocket.WriteTimeout),
+		ReadBufferSize:       int(cfg.WebSocket.ReadBufferSize),
+		Logger:               log,
+		Metrics:              m,
+	}, h))
+	mux.Handle("/api/", api.NewHandler(api.Options{
+		Key:         cfg.APIKey,
+		MaxBodySize: int64(cfg.API.MaxBodySize),
+		Logger:      log,
+		Metrics:     m,
+	}, h))
+	mux.Handle("GET /metrics", m.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeStatus(w, http.StatusOK, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.ready.Load() {
+			writeStatus(w, http.StatusServiceUnavailable, "draining")
+			return
+		}
+		writeStatus(w, http.StatusOK, "ready")
+	})
+	if cfg.Debug.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	s.http = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// namespaces turns the config's channel options into the hub's.
+func namespaces(cfg Config) herald.Namespaces {
+	conv := func(n NamespaceConfig) herald.NamespaceOptions {
+		return herald.NamespaceOptions{
+			AllowPublish:     n.AllowPublish,
+			MaxChannelLength: n.MaxChannelLength,
+			HistorySize:      n.HistorySize,
+			HistoryTTL:       time.Duration(n.HistoryTTL),
+		}
+	}
+	ns := herald.Namespaces{Default: conv(cfg.Channel), Named: map[string]herald.NamespaceOptions{}, AnyNamespace: cfg.Dev}
+	for name, n := range cfg.Namespaces {
+		ns.Named[name] = conv(n)
+	}
+	return ns
+}
+
+func writeStatus(w http.ResponseWriter, code int, status string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]string{"status": status})
+}
+
+// run serves until ctx ends, then shuts down gracefully: not ready, no new
+// connections, clients told to reconnect over the drain window, exit.
+func (s *server) run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
+	}
+	if err := s.hub.Start(); err != nil {
+		ln.Close()
+		return err
+	}
+	s.ready.Store(true)
+	addr := ln.Addr().String()
+	api := "disabled (no api_key)"
+	if s.cfg.APIKey != "" {
+		api = "http://" + addr + "/api/"
+	}
+	s.log.Info("serving", "addr", addr,
+		"websocket", "ws://"+addr+"/connection/websocket",
+		"api", api, "metrics", "http://"+addr+"/metrics",
+		"broker", "memory", "version", version)
+
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(ln) }()
+	select {
+	case err := <-errc:
+		s.hub.Close()
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	return s.shutdown()
+}
+
+func (s *server) shutdown() error {
+	s.ready.Store(false)
+	drain := time.Duration(s.cfg.Shutdown.Drain)
+	s.log.Info("shutting down", "connections", s.hub.Stats().Connections, "drain", drain)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(s.cfg.Shutdown.Timeout))
+	defer cancel()
+
+	// Stop accepting first; hijacked WebSockets are not the HTTP server's
+	// to close, the hub tells them to reconnect.
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- s.http.Shutdown(ctx) }()
+	var errs []error
+	if err := s.hub.Shutdown(ctx, drain); err != nil {
+		errs = append(errs, err)
+	}
+	if err := <-httpDone; err != nil {
+		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+	}
+	if err := s.hub.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	s.log.Info("stopped")
+	return errors.Join(errs...)
+}

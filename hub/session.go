@@ -1,0 +1,304 @@
+package hub
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/heraldrt/herald"
+	"github.com/heraldrt/herald/protocol"
+)
+
+type sessionState uint8
+
+const (
+	stateNew       sessionState = iota // waiting for connect
+	stateConnected                     // connect accepted
+	stateClosed                        // ended; the transport may still be closing
+)
+
+// Session is one client connection's protocol state machine. Its transport
+// calls HandleFrame from one goroutine; fan-out pushes to its queue from any.
+type Session struct {
+	hub  *Hub
+	t    herald.Transport
+	seq  uint64
+	info herald.ConnInfo
+	q    queue
+
+	mu       sync.Mutex // guards the fields below
+	state    sessionState
+	id       string
+	channels map[string]struct{}
+	errors   int
+
+	created  int64        // unix nanos, for connect_timeout
+	nextPing atomic.Int64 // unix nanos of the next ping
+	pingSent atomic.Int64 // unix nanos of the unanswered ping, 0 if none
+}
+
+var _ herald.Session = (*Session)(nil)
+
+func newSession(h *Hub, t herald.Transport, info herald.ConnInfo) *Session {
+	s := &Session{hub: h, t: t, info: info, seq: h.seq.Add(1), created: time.Now().UnixNano()}
+	s.q = queue{
+		limit:    h.cfg.QueueSize,
+		write:    t.Write,
+		overflow: s.slow,
+		failed:   func(error) { s.closeSilently() },
+	}
+	return s
+}
+
+// ID is the client id given in the connect reply ("" before connect).
+func (s *Session) ID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.id
+}
+
+// HandleFrame decodes the frame's commands and answers each in order.
+func (s *Session) HandleFrame(frame []byte) {
+	protocol.DecodeCommands(frame, func(cmd *protocol.Command, derr *protocol.DecodeError) {
+		if derr != nil {
+			code := herald.ErrBadRequest
+			if derr.Unknown {
+				code = herald.ErrUnknownCommand
+			}
+			s.fail(derr.ID, &herald.Error{Code: code, Message: derr.Message})
+			return
+		}
+		s.handle(cmd)
+	})
+}
+
+func (s *Session) handle(cmd *protocol.Command) {
+	s.mu.Lock()
+	state := s.state
+	s.mu.Unlock()
+	if state == stateClosed {
+		return
+	}
+	if state == stateNew && cmd.Connect == nil && cmd.Ping == nil {
+		s.fail(cmd.ID, herald.Errorf(herald.ErrNotConnected, "send connect first; got %s", cmd.Name()))
+		return
+	}
+	var err error
+	switch {
+	case cmd.Connect != nil:
+		err = s.connect(cmd.ID, cmd.Connect)
+	case cmd.Subscribe != nil:
+		err = s.subscribe(cmd.ID, cmd.Subscribe)
+	case cmd.Unsubscribe != nil:
+		err = s.unsubscribe(cmd.ID, cmd.Unsubscribe)
+	case cmd.Publish != nil:
+		err = s.publish(cmd.ID, cmd.Publish)
+	case cmd.Ping != nil:
+		s.reply(&protocol.Reply{ID: cmd.ID, Pong: &protocol.PongResult{}})
+	case cmd.Pong != nil:
+		s.pingSent.Store(0)
+	}
+	if err != nil {
+		s.fail(cmd.ID, err)
+	}
+}
+
+func (s *Session) connect(id uint32, _ *protocol.ConnectRequest) error {
+	s.mu.Lock()
+	if s.state != stateNew {
+		s.mu.Unlock()
+		return herald.Errorf(herald.ErrAlreadyConnected, "this connection is already connected as %s", s.id)
+	}
+	s.state = stateConnected
+	s.id = newClientID()
+	clientID := s.id
+	s.mu.Unlock()
+
+	cfg := &s.hub.cfg
+	first := cfg.PingInterval - time.Duration(float64(cfg.PingInterval)*0.1*jitter())
+	s.nextPing.Store(time.Now().Add(first).UnixNano())
+	s.reply(&protocol.Reply{ID: id, Connect: &protocol.ConnectResult{
+		Client:  clientID,
+		Version: cfg.Version,
+		Ping:    uint32(cfg.PingInterval / time.Second),
+		Pong:    true,
+	}})
+	return nil
+}
+
+func (s *Session) subscribe(id uint32, req *protocol.SubscribeRequest) error {
+	if _, err := s.hub.cfg.Namespaces.Resolve(req.Channel); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if _, ok := s.channels[req.Channel]; ok {
+		s.mu.Unlock()
+		return herald.Errorf(herald.ErrAlreadySubscribed, "already subscribed to %q", req.Channel)
+	}
+	if len(s.channels) >= s.hub.cfg.ChannelLimit {
+		s.mu.Unlock()
+		return herald.Errorf(herald.ErrLimitExceeded, "a connection may subscribe to at most %d channels (client.channel_limit)", s.hub.cfg.ChannelLimit)
+	}
+	if s.channels == nil {
+		s.channels = make(map[string]struct{}, 1)
+	}
+	// Claim the channel before registering so that a concurrent close
+	// (which walks s.channels) unregisters it too.
+	s.channels[req.Channel] = struct{}{}
+	closed := s.state == stateClosed
+	s.mu.Unlock()
+	if closed {
+		return nil
+	}
+
+	reply := protocol.EncodeReply(&protocol.Reply{ID: id, Subscribe: &protocol.SubscribeResult{}})
+	if err := s.hub.subscribe(context.Background(), s, req.Channel, reply); err != nil {
+		s.mu.Lock()
+		delete(s.channels, req.Channel)
+		s.mu.Unlock()
+		return err
+	}
+	if s.isClosed() {
+		// The session ended while registering; make sure nothing stays behind.
+		s.hub.unsubscribe(s, req.Channel)
+	}
+	return nil
+}
+
+func (s *Session) unsubscribe(id uint32, req *protocol.UnsubscribeRequest) error {
+	if err := herald.ValidateChannel(req.Channel, 1<<16); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	_, ok := s.channels[req.Channel]
+	delete(s.channels, req.Channel)
+	s.mu.Unlock()
+	if ok {
+		s.hub.unsubscribe(s, req.Channel)
+	}
+	s.reply(&protocol.Reply{ID: id, Unsubscribe: &protocol.UnsubscribeResult{}})
+	return nil
+}
+
+func (s *Session) publish(id uint32, req *protocol.PublishRequest) error {
+	opts, err := s.hub.cfg.Namespaces.Resolve(req.Channel)
+	if err != nil {
+		return err
+	}
+	if !opts.AllowPublish {
+		return herald.Errorf(herald.ErrPermissionDenied, "clients may not publish to %q: its namespace does not set allow_publish", req.Channel)
+	}
+	pos, err := s.hub.Publish(context.Background(), req.Channel, req.Data, "client")
+	if err != nil {
+		return err
+	}
+	s.reply(&protocol.Reply{ID: id, Publish: &protocol.PublishResult{Offset: pos.Offset, Epoch: pos.Epoch}})
+	return nil
+}
+
+func (s *Session) reply(r *protocol.Reply) {
+	s.q.push(protocol.EncodeReply(r))
+}
+
+// invalid lists the codes that mean the client sent something it should
+// not have: enough of them and the client is cut off as broken.
+var invalid = map[herald.ErrorCode]bool{
+	herald.ErrBadRequest:       true,
+	herald.ErrUnknownCommand:   true,
+	herald.ErrNotConnected:     true,
+	herald.ErrAlreadyConnected: true,
+	herald.ErrInvalidChannel:   true,
+}
+
+// fail answers a command with an error, counts it, and cuts off a client
+// that keeps sending invalid commands.
+func (s *Session) fail(id uint32, err error) {
+	e := herald.AsError(err)
+	s.hub.m.CommandError(uint32(e.Code), e.Code.Name())
+	s.reply(&protocol.Reply{ID: id, Error: &protocol.Error{Code: uint32(e.Code), Message: e.Error(), Temporary: e.Code.Temporary()}})
+	if !invalid[e.Code] {
+		return
+	}
+	s.mu.Lock()
+	s.errors++
+	tooMany := s.errors >= s.hub.cfg.MaxErrors
+	s.mu.Unlock()
+	if tooMany {
+		s.hub.log.Info("disconnecting a client that keeps sending invalid commands", "client", s.ID(), "remote", s.info.RemoteAddr, "last_error", e.Error())
+		s.Disconnect(herald.DisconnectTooManyErrors)
+	}
+}
+
+// slow is called when the outbound queue overflows.
+func (s *Session) slow() {
+	s.hub.m.QueueDrops.Inc()
+	s.Disconnect(herald.DisconnectSlow)
+}
+
+// Disconnect ends the session: it tells the client why (a disconnect push,
+// then the transport's close with the same code) and unregisters it.
+func (s *Session) Disconnect(d herald.Disconnect) {
+	if !s.end(&d) {
+		return
+	}
+	push := protocol.EncodePush(&protocol.Push{Disconnect: &protocol.DisconnectPush{Code: d.Code, Reason: d.Reason, Reconnect: d.Reconnect}})
+	if d != herald.DisconnectSlow {
+		// A slow client's socket is full: do not wait on it to say goodbye.
+		_ = s.t.Write([][]byte{push})
+	}
+	_ = s.t.Close(d)
+}
+
+// HandleClose is called by the transport when the connection has ended.
+func (s *Session) HandleClose(d *herald.Disconnect) {
+	s.end(d)
+}
+
+// closeSilently ends a session whose transport failed.
+func (s *Session) closeSilently() {
+	if s.end(nil) {
+		_ = s.t.Close(herald.DisconnectServerError)
+	}
+}
+
+// end moves the session to closed once and releases everything it holds.
+// It reports whether this call did it.
+func (s *Session) end(d *herald.Disconnect) bool {
+	s.mu.Lock()
+	if s.state == stateClosed {
+		s.mu.Unlock()
+		return false
+	}
+	s.state = stateClosed
+	channels := s.channels
+	s.channels = nil
+	s.mu.Unlock()
+
+	s.q.close()
+	for ch := range channels {
+		s.hub.unsubscribe(s, ch)
+	}
+	if d != nil {
+		s.hub.m.Disconnect(d.Code, d.Name)
+	} else {
+		s.hub.m.Disconnect(0, "connection_lost")
+	}
+	s.hub.removed(s)
+	return true
+}
+
+func (s *Session) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state == stateClosed
+}
+
+// newClientID returns a random id, unique across nodes without coordination.
+func newClientID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,96 @@
+// Package metrics defines Herald's Prometheus metrics. One *Metrics is made
+// per server with New and handed to the parts that count; Handler serves
+// them at /metrics.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds every collector. The fields are safe for concurrent use.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	Connections   prometheus.Gauge
+	Subscriptions prometheus.Gauge
+	Channels      prometheus.Gauge
+
+	MessagesIn  *prometheus.CounterVec // by transport
+	MessagesOut *prometheus.CounterVec
+	BytesIn     *prometheus.CounterVec
+	BytesOut    *prometheus.CounterVec
+
+	Disconnects    *prometheus.CounterVec // by code and name
+	CommandErrors  *prometheus.CounterVec // by code and name
+	Publications   *prometheus.CounterVec // by source: api, client
+	PublishLatency prometheus.Histogram
+	QueueDrops     prometheus.Counter
+	Handshakes     *prometheus.CounterVec // refused handshakes by reason
+	APIRequests    *prometheus.CounterVec // by method and status
+}
+
+// New makes the collectors and registers them, with Go runtime and process
+// metrics, in a registry of their own.
+func New() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		Connections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "herald_connections", Help: "Open client connections."}),
+		Subscriptions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "herald_subscriptions", Help: "Subscriptions of all connections."}),
+		Channels: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "herald_channels", Help: "Channels with at least one local subscriber."}),
+		MessagesIn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_messages_received_total", Help: "Messages received from clients."}, []string{"transport"}),
+		MessagesOut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_messages_sent_total", Help: "Messages sent to clients (several may share a frame)."}, []string{"transport"}),
+		BytesIn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_bytes_received_total", Help: "Payload bytes received from clients."}, []string{"transport"}),
+		BytesOut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_bytes_sent_total", Help: "Payload bytes sent to clients, before compression."}, []string{"transport"}),
+		Disconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_disconnects_total", Help: "Connections ended, by disconnect code."}, []string{"code", "name"}),
+		CommandErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_command_errors_total", Help: "Error replies to client commands, by error code."}, []string{"code", "name"}),
+		Publications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_publications_total", Help: "Publications accepted, by source."}, []string{"source"}),
+		PublishLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "herald_publish_duration_seconds", Help: "Time to publish: broker append and local fan-out.",
+			Buckets: prometheus.ExponentialBuckets(0.00001, 4, 10)}),
+		QueueDrops: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_queue_drops_total", Help: "Connections cut because their outbound queue overflowed (slow clients)."}),
+		Handshakes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_handshake_refusals_total", Help: "WebSocket handshakes refused, by reason."}, []string{"reason"}),
+		APIRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_api_requests_total", Help: "Server API requests, by method and HTTP status."}, []string{"method", "status"}),
+	}
+	m.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.Connections, m.Subscriptions, m.Channels,
+		m.MessagesIn, m.MessagesOut, m.BytesIn, m.BytesOut,
+		m.Disconnects, m.CommandErrors, m.Publications, m.PublishLatency,
+		m.QueueDrops, m.Handshakes, m.APIRequests,
+	)
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// Disconnect counts one ended connection.
+func (m *Metrics) Disconnect(code uint16, name string) {
+	m.Disconnects.WithLabelValues(strconv.Itoa(int(code)), name).Inc()
+}
+
+// CommandError counts one error reply.
+func (m *Metrics) CommandError(code uint32, name string) {
+	m.CommandErrors.WithLabelValues(strconv.FormatUint(uint64(code), 10), name).Inc()
+}

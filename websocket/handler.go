@@ -1,0 +1,183 @@
+package websocket
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+
+	"github.com/lxzan/gws"
+
+	"github.com/heraldrt/herald"
+	"github.com/heraldrt/herald/metrics"
+)
+
+// Acceptor makes the session for a new connection (the hub does).
+type Acceptor interface {
+	Accept(t herald.Transport, info herald.ConnInfo) (herald.Session, error)
+}
+
+// Handler upgrades requests to WebSocket connections.
+type Handler struct {
+	opts Options
+	acc  Acceptor
+	log  *slog.Logger
+	m    *metrics.Metrics
+	// plain answers clients that offer no subprotocol, json those that
+	// offer ours: gws refuses a handshake whose offer misses its list.
+	plain, json *gws.Upgrader
+}
+
+// NewHandler returns the handler for /connection/websocket.
+func NewHandler(opts Options, acc Acceptor) *Handler {
+	opts.setDefaults()
+	h := &Handler{opts: opts, acc: acc, log: opts.Logger, m: opts.Metrics}
+	ev := &events{h: h}
+	h.plain = gws.NewUpgrader(ev, h.serverOption(nil))
+	h.json = gws.NewUpgrader(ev, h.serverOption([]string{Subprotocol}))
+	return h
+}
+
+func (h *Handler) serverOption(subprotocols []string) *gws.ServerOption {
+	return &gws.ServerOption{
+		ReadMaxPayloadSize: h.opts.MaxMessageSize,
+		ReadBufferSize:     h.opts.ReadBufferSize,
+		CheckUtf8Enabled:   true,
+		HandshakeTimeout:   h.opts.HandshakeTimeout,
+		SubProtocols:       subprotocols,
+		PermessageDeflate: gws.PermessageDeflate{
+			Enabled:               h.opts.Compression,
+			Threshold:             h.opts.CompressionThreshold,
+			ServerContextTakeover: false,
+			ClientContextTakeover: false,
+		},
+		NewSession: func() gws.SessionStorage { return new(conn) },
+		Recovery:   h.recovery,
+	}
+}
+
+// recovery keeps a panic in one connection's handling from taking the
+// process down; the connection is closed by gws.
+func (h *Handler) recovery(gws.Logger) {
+	if e := recover(); e != nil {
+		h.log.Error("panic while handling a WebSocket connection", "panic", e, "stack", string(debug.Stack()))
+	}
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := checkOrigin(r, h.opts.OriginPatterns); err != nil {
+		h.refuse(w, http.StatusForbidden, "origin", err.Error())
+		return
+	}
+	if !isUpgrade(r) {
+		h.refuse(w, http.StatusBadRequest, "not_websocket", "this endpoint speaks WebSocket: send a GET with Upgrade: websocket (RFC 6455)")
+		return
+	}
+	up := h.plain
+	if offered := r.Header.Get("Sec-WebSocket-Protocol"); offered != "" {
+		if !offers(offered, Subprotocol) {
+			h.refuse(w, http.StatusBadRequest, "subprotocol", "unsupported subprotocol "+offered+": this server speaks "+Subprotocol)
+			return
+		}
+		up = h.json
+	}
+	socket, err := up.Upgrade(w, r)
+	if err != nil {
+		h.m.Handshakes.WithLabelValues("handshake").Inc()
+		h.log.Debug("WebSocket handshake failed", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	c := socket.Session().(*conn)
+	c.init(h, socket)
+	sess, err := h.acc.Accept(c, herald.ConnInfo{RemoteAddr: r.RemoteAddr})
+	if err != nil {
+		_ = c.Close(herald.DisconnectShutdown)
+		return
+	}
+	c.sess = sess
+	// A fresh goroutine, not this handler's, so the HTTP server's deep
+	// stack and request are released while the connection idles.
+	go socket.ReadLoop()
+}
+
+func (h *Handler) refuse(w http.ResponseWriter, status int, reason, msg string) {
+	h.m.Handshakes.WithLabelValues(reason).Inc()
+	code := herald.ErrBadRequest
+	if status == http.StatusForbidden {
+		code = herald.ErrPermissionDenied
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": code, "message": msg}})
+}
+
+func isUpgrade(r *http.Request) bool {
+	return r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+func offers(header, want string) bool {
+	for _, p := range strings.Split(header, ",") {
+		if strings.TrimSpace(p) == want {
+			return true
+		}
+	}
+	return false
+}
+
+// events receives gws's callbacks for every connection.
+type events struct{ h *Handler }
+
+func (e *events) OnOpen(*gws.Conn) {}
+
+func (e *events) OnClose(socket *gws.Conn, err error) {
+	c := socket.Session().(*conn)
+	if c.sess == nil {
+		return
+	}
+	c.sess.HandleClose(closeReason(err))
+}
+
+func (e *events) OnPing(socket *gws.Conn, payload []byte) { _ = socket.WritePong(payload) }
+
+func (e *events) OnPong(*gws.Conn, []byte) {}
+
+func (e *events) OnMessage(socket *gws.Conn, msg *gws.Message) {
+	defer msg.Close()
+	c := socket.Session().(*conn)
+	if msg.Opcode != gws.OpcodeText {
+		_ = c.Close(herald.DisconnectUnsupportedData)
+		return
+	}
+	data := msg.Bytes()
+	e.h.m.MessagesIn.WithLabelValues(name).Inc()
+	e.h.m.BytesIn.WithLabelValues(name).Add(float64(len(data)))
+	c.sess.HandleFrame(data)
+}
+
+// closeReason maps how gws ended the read loop to a catalog disconnect:
+// protocol violations get their RFC 6455 code; a peer's own close or a
+// lost network gives nil.
+func closeReason(err error) *herald.Disconnect {
+	var ce *gws.CloseError
+	if errors.As(err, &ce) {
+		if d, ok := herald.DisconnectByCode(ce.Code); ok {
+			return &d
+		}
+		return &herald.Disconnect{Code: ce.Code, Name: "client_close", Reason: string(ce.Reason)}
+	}
+	if errors.Is(err, gws.ErrTextEncoding) {
+		return &herald.DisconnectInvalidUTF8
+	}
+	// gws reports the close codes it sends itself (1009, 1002, ...) as a
+	// status code type of its internal package.
+	var sc interface{ Uint16() uint16 }
+	if errors.As(err, &sc) {
+		if d, ok := herald.DisconnectByCode(sc.Uint16()); ok {
+			return &d
+		}
+		return &herald.Disconnect{Code: sc.Uint16(), Name: "protocol_error", Reason: err.Error()}
+	}
+	return nil
+}
