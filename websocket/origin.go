@@ -19,7 +19,7 @@ func checkOrigin(r *http.Request, patterns []string) error {
 	}
 	u, err := url.Parse(origin)
 	if err != nil || u.Host == "" {
-		return fmt.Errorf("malformed Origin header %q", origin)
+		return fmt.Errorf("origin %q is not allowed (it is not a web origin): allowed are the server's own and websocket.origins", origin)
 	}
 	if strings.EqualFold(u.Host, r.Host) {
 		return nil
