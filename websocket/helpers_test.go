@@ -38,7 +38,7 @@ func startServer(t *testing.T, cfg hub.Config, opts websocket.Options) *testServ
 		cfg.Namespaces = herald.Namespaces{
 			Default: herald.NamespaceOptions{AllowPublish: true},
 			Named: map[string]herald.NamespaceOptions{
-				"history": {HistorySize: 10, HistoryTTL: time.Minute},
+				"history":  {HistorySize: 10, HistoryTTL: time.Minute},
 				"readonly": {},
 			},
 		}
