@@ -16,11 +16,9 @@ type queue struct {
 	writing bool
 	closed  bool
 
-	// write sends a batch; overflow is called (once, outside the lock) when
-	// a push would pass limit.
-	write    func(batch [][]byte) error
-	overflow func()
-	failed   func(err error)
+	// s is the queue's session: its transport writes each batch, and it is
+	// told (outside the lock) when a push would pass limit or a write fails.
+	s *Session
 }
 
 // push queues msg. It never blocks on the network: a connection that has
@@ -35,7 +33,7 @@ func (q *queue) push(msg []byte) {
 		q.closed = true
 		q.msgs, q.bytes = nil, 0
 		q.mu.Unlock()
-		go q.overflow()
+		go q.s.slow()
 		return
 	}
 	q.msgs = append(q.msgs, msg)
@@ -65,7 +63,7 @@ func (q *queue) drain() {
 		q.msgs, q.spare, q.bytes = q.spare[:0], nil, 0
 		q.mu.Unlock()
 
-		err := q.write(batch)
+		err := q.s.t.Write(batch)
 		clear(batch)
 
 		q.mu.Lock()
@@ -74,14 +72,14 @@ func (q *queue) drain() {
 		}
 		q.mu.Unlock()
 		if err != nil {
-			q.failed(err)
+			q.s.closeSilently()
 			return
 		}
 	}
 }
 
-// close drops what is queued and refuses further pushes. It reports whether
-// a writer may still be running.
+// close drops what is queued and refuses further pushes; a writer in the
+// middle of a write finishes it and stops.
 func (q *queue) close() {
 	q.mu.Lock()
 	q.closed = true

@@ -44,12 +44,7 @@ var _ herald.Session = (*Session)(nil)
 
 func newSession(h *Hub, t herald.Transport, info herald.ConnInfo) *Session {
 	s := &Session{hub: h, t: t, info: info, seq: h.seq.Add(1), created: time.Now().UnixNano()}
-	s.q = queue{
-		limit:    h.cfg.QueueSize,
-		write:    t.Write,
-		overflow: s.slow,
-		failed:   func(error) { s.closeSilently() },
-	}
+	s.q = queue{limit: h.cfg.QueueSize, s: s}
 	return s
 }
 
@@ -239,45 +234,55 @@ func (s *Session) slow() {
 }
 
 // Disconnect ends the session: it tells the client why (a disconnect push,
-// then the transport's close with the same code) and unregisters it.
+// then the transport's close with the same code) and then unregisters it,
+// so that a shutdown waiting for the hub to empty waits for the goodbyes.
 func (s *Session) Disconnect(d herald.Disconnect) {
-	if !s.end(&d) {
+	channels, ok := s.markClosed()
+	if !ok {
 		return
 	}
-	push := protocol.EncodePush(&protocol.Push{Disconnect: &protocol.DisconnectPush{Code: d.Code, Reason: d.Reason, Reconnect: d.Reconnect}})
 	if d != herald.DisconnectSlow {
 		// A slow client's socket is full: do not wait on it to say goodbye.
+		push := protocol.EncodePush(&protocol.Push{Disconnect: &protocol.DisconnectPush{Code: d.Code, Reason: d.Reason, Reconnect: d.Reconnect}})
 		_ = s.t.Write([][]byte{push})
 	}
 	_ = s.t.Close(d)
+	s.release(channels, &d)
 }
 
 // HandleClose is called by the transport when the connection has ended.
 func (s *Session) HandleClose(d *herald.Disconnect) {
-	s.end(d)
+	if channels, ok := s.markClosed(); ok {
+		s.release(channels, d)
+	}
 }
 
 // closeSilently ends a session whose transport failed.
 func (s *Session) closeSilently() {
-	if s.end(nil) {
+	if channels, ok := s.markClosed(); ok {
 		_ = s.t.Close(herald.DisconnectServerError)
+		s.release(channels, nil)
 	}
 }
 
-// end moves the session to closed once and releases everything it holds.
-// It reports whether this call did it.
-func (s *Session) end(d *herald.Disconnect) bool {
+// markClosed moves the session to closed, once, and stops its queue. It
+// returns the channels to release and whether this call closed it.
+func (s *Session) markClosed() (map[string]struct{}, bool) {
 	s.mu.Lock()
 	if s.state == stateClosed {
 		s.mu.Unlock()
-		return false
+		return nil, false
 	}
 	s.state = stateClosed
 	channels := s.channels
 	s.channels = nil
 	s.mu.Unlock()
-
 	s.q.close()
+	return channels, true
+}
+
+// release unregisters a closed session and counts why it ended.
+func (s *Session) release(channels map[string]struct{}, d *herald.Disconnect) {
 	for ch := range channels {
 		s.hub.unsubscribe(s, ch)
 	}
@@ -287,7 +292,6 @@ func (s *Session) end(d *herald.Disconnect) bool {
 		s.hub.m.Disconnect(0, "connection_lost")
 	}
 	s.hub.removed(s)
-	return true
 }
 
 func (s *Session) isClosed() bool {
