@@ -208,6 +208,16 @@ var invalid = map[herald.ErrorCode]bool{
 	herald.ErrInvalidChannel:   true,
 }
 
+// clientFault lists the disconnects caused by what the client sent; each is
+// logged once, when the connection ends.
+var clientFault = map[uint16]bool{
+	herald.DisconnectMessageTooBig.Code:   true,
+	herald.DisconnectInvalidUTF8.Code:     true,
+	herald.DisconnectUnsupportedData.Code: true,
+	herald.DisconnectBadRequest.Code:      true,
+	1002:                                  true, // RFC 6455 protocol error, detected by the transport
+}
+
 // fail answers a command with an error, counts it, and cuts off a client
 // that keeps sending invalid commands.
 func (s *Session) fail(id uint32, err error) {
@@ -219,9 +229,14 @@ func (s *Session) fail(id uint32, err error) {
 	}
 	s.mu.Lock()
 	s.errors++
-	tooMany := s.errors >= s.hub.cfg.MaxErrors
+	n, clientID := s.errors, s.id
 	s.mu.Unlock()
-	if tooMany {
+	// Log a connection's first invalid command, not every one: a client
+	// stuck in a loop must not flood the log.
+	if n == 1 {
+		s.hub.log.Info("client sent an invalid command", "client", clientID, "remote", s.info.RemoteAddr, "code", e.Code.Name(), "error", e.Error())
+	}
+	if n >= s.hub.cfg.MaxErrors {
 		s.hub.log.Info("disconnecting a client that keeps sending invalid commands", "client", s.ID(), "remote", s.info.RemoteAddr, "last_error", e.Error())
 		s.Disconnect(herald.DisconnectTooManyErrors)
 	}
@@ -288,6 +303,9 @@ func (s *Session) release(channels map[string]struct{}, d *herald.Disconnect) {
 	}
 	if d != nil {
 		s.hub.m.Disconnect(d.Code, d.Name)
+		if clientFault[d.Code] {
+			s.hub.log.Info("connection closed for bad input", "client", s.ID(), "remote", s.info.RemoteAddr, "code", d.Code, "reason", d.Reason)
+		}
 	} else {
 		s.hub.m.Disconnect(0, "connection_lost")
 	}
