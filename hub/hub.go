@@ -175,7 +175,8 @@ func (h *Hub) HandlePublication(channel string, pub herald.Publication) {
 	}
 }
 
-// subscribe adds s to the channel's subscribers and queues the reply while
+// subscribe adds s to the channel's subscribers and queues the reply (if
+// any) while
 // the channel's shard is locked, so that no publication can reach s before
 // its subscribe reply.
 func (h *Hub) subscribe(ctx context.Context, s *Session, channel string, reply []byte) error {
@@ -194,7 +195,9 @@ func (h *Hub) subscribe(ctx context.Context, s *Session, channel string, reply [
 	}
 	subs[s] = struct{}{}
 	h.m.Subscriptions.Inc()
-	s.q.push(reply)
+	if reply != nil {
+		s.q.push(reply)
+	}
 	return nil
 }
 

@@ -149,7 +149,10 @@ func (s *Session) subscribe(id uint32, req *protocol.SubscribeRequest) error {
 		return nil
 	}
 
-	reply := protocol.EncodeReply(&protocol.Reply{ID: id, Subscribe: &protocol.SubscribeResult{}})
+	var reply []byte
+	if id != 0 {
+		reply = protocol.EncodeReply(&protocol.Reply{ID: id, Subscribe: &protocol.SubscribeResult{}})
+	}
 	if err := s.hub.subscribe(context.Background(), s, req.Channel, reply); err != nil {
 		s.mu.Lock()
 		delete(s.channels, req.Channel)
@@ -194,7 +197,12 @@ func (s *Session) publish(id uint32, req *protocol.PublishRequest) error {
 	return nil
 }
 
+// reply queues a reply. A command sent without an id gets no reply unless
+// it failed (docs/protocol.md).
 func (s *Session) reply(r *protocol.Reply) {
+	if r.ID == 0 && r.Error == nil {
+		return
+	}
 	s.q.push(protocol.EncodeReply(r))
 }
 

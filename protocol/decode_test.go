@@ -143,13 +143,26 @@ func TestDecodeCommand(t *testing.T) {
 
 		// Malformed JSON: the message carries the byte offset.
 		{
+			name:    "null command is not unknown",
+			in:      `{"id":5,"ping":null}`,
+			errID:   5,
+			errSays: [][]string{{"\"ping\" must be an object"}},
+		},
+		{
+			name:    "null message",
+			in:      `null`,
+			errSays: [][]string{{"must be a JSON object"}},
+		},
+		{
 			name:    "truncated",
 			in:      `{"id":7,"subscribe":{"channel":"x"}`,
+			errID:   7,
 			errSays: [][]string{{"malformed JSON at byte 35"}},
 		},
 		{
 			name:    "garbage",
 			in:      `{"id":1,"ping":{}}}`,
+			errID:   1,
 			errSays: [][]string{{"malformed JSON at byte 19"}},
 		},
 		{
@@ -160,6 +173,7 @@ func TestDecodeCommand(t *testing.T) {
 		{
 			name:    "trailing comma",
 			in:      `{"id":1,"ping":{},}`,
+			errID:   1,
 			errSays: [][]string{{"malformed JSON at byte"}},
 		},
 
@@ -218,11 +232,13 @@ func TestDecodeCommand(t *testing.T) {
 		{
 			name:    "non-UTF-8 outside a string",
 			in:      "{\"id\":1,\"ping\":{}}\xff",
+			errID:   1,
 			errSays: [][]string{{"malformed JSON at byte 19"}},
 		},
 		{
 			name:    "non-UTF-8 instead of a key",
 			in:      "{\"id\":1,\xfe\xff:{}}",
+			errID:   1,
 			errSays: [][]string{{"malformed JSON at byte 9"}},
 		},
 		{
@@ -294,7 +310,7 @@ func TestDecodeCommands(t *testing.T) {
 		{
 			name:  "bad message between good ones",
 			frame: "{\"id\":1,\"subscribe\":{\"channel\":\"a\"}}\n{\"id\":2,\"subscribe\":\n{\"id\":3,\"subscribe\":{\"channel\":\"b\"}}",
-			want:  []string{"subscribe#1 a", "error#0", "subscribe#3 b"},
+			want:  []string{"subscribe#1 a", "error#2", "subscribe#3 b"},
 		},
 		{
 			name:  "every kind of bad message keeps order",
@@ -306,12 +322,12 @@ func TestDecodeCommands(t *testing.T) {
 			// newlines never cuts a well-formed message.
 			name:  "newline inside a message splits it",
 			frame: "{\"id\":1,\n\"ping\":{}}",
-			want:  []string{"error#0", "error#0"},
+			want:  []string{"error#1", "error#0"},
 		},
 		{
 			name:  "two objects on one line are one bad message",
 			frame: `{"id":1,"ping":{}}{"id":2,"ping":{}}`,
-			want:  []string{"error#0"},
+			want:  []string{"error#1"},
 		},
 	}
 	for _, tt := range tests {

@@ -52,36 +52,71 @@ func DecodeCommand(msg []byte) (*Command, *DecodeError) {
 	case 1:
 		return &cmd, nil
 	case 0:
-		return nil, &DecodeError{ID: cmd.ID, Unknown: true, Message: unknownCommandMessage(msg)}
+		if bytes.Equal(msg, []byte("null")) {
+			return nil, &DecodeError{Message: "a command must be a JSON object, got null"}
+		}
+		return nil, unknownCommand(cmd.ID, msg)
 	default:
 		return nil, &DecodeError{ID: cmd.ID, Message: "a command carries exactly one of connect, subscribe, unsubscribe, publish, ping, pong"}
 	}
 }
 
-// peekID reads "id" out of a message that failed to decode as a whole.
+// peekID reads "id" out of a message that failed to decode as a whole, so
+// the error reply can still be matched to its command. It walks the
+// top-level tokens only as far as "id".
 func peekID(msg []byte) uint32 {
-	var v struct {
-		ID uint32 `json:"id"`
+	dec := json.NewDecoder(bytes.NewReader(msg))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return 0
 	}
-	_ = json.Unmarshal(msg, &v)
-	return v.ID
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return 0
+		}
+		if key == "id" {
+			var id uint32
+			if dec.Decode(&id) != nil {
+				return 0
+			}
+			return id
+		}
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return 0
+		}
+	}
+	return 0
 }
 
-func unknownCommandMessage(msg []byte) string {
+// unknownCommand names the keys that are not commands; a known command
+// given as null is a bad request rather than an unknown command.
+func unknownCommand(id uint32, msg []byte) *DecodeError {
 	var keys map[string]json.RawMessage
 	_ = json.Unmarshal(msg, &keys)
 	var names []string
-	for k := range keys {
-		if k != "id" {
-			names = append(names, strconv.Quote(truncate(k, 32)))
+	for k, v := range keys {
+		if k == "id" {
+			continue
 		}
+		if knownCommands[k] {
+			return &DecodeError{ID: id, Message: fmt.Sprintf("command %q must be an object, got %s", k, truncate(string(v), 32))}
+		}
+		names = append(names, strconv.Quote(truncate(k, 32)))
 	}
 	if len(names) == 0 {
-		return "the message names no command: send one of connect, subscribe, unsubscribe, publish, ping, pong"
+		return &DecodeError{ID: id, Unknown: true, Message: "the message names no command: send one of " + commandList}
 	}
 	sort.Strings(names)
-	return fmt.Sprintf("unknown command %s: protocol v1 knows connect, subscribe, unsubscribe, publish, ping, pong", strings.Join(names, ", "))
+	if len(names) > 3 {
+		names = append(names[:3], "...")
+	}
+	return &DecodeError{ID: id, Unknown: true, Message: fmt.Sprintf("unknown command %s: protocol v1 knows %s", strings.Join(names, ", "), commandList)}
 }
+
+const commandList = "connect, subscribe, unsubscribe, publish, ping, pong"
+
+var knownCommands = map[string]bool{"connect": true, "subscribe": true, "unsubscribe": true, "publish": true, "ping": true, "pong": true}
 
 func describeJSONError(err error) string {
 	var typeErr *json.UnmarshalTypeError
@@ -92,11 +127,11 @@ func describeJSONError(err error) string {
 		if field == "" {
 			return fmt.Sprintf("a command must be a JSON object, got a JSON %s", typeErr.Value)
 		}
-		return fmt.Sprintf("field %q must be %s, got a JSON %s", field, jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
+		return fmt.Sprintf("field %q must be %s, got a JSON %s", truncate(field, 64), jsonKind(typeErr.Type.Kind().String()), truncate(typeErr.Value, 32))
 	case errors.As(err, &syntaxErr):
-		return fmt.Sprintf("malformed JSON at byte %d: %s", syntaxErr.Offset, syntaxErr.Error())
+		return fmt.Sprintf("malformed JSON at byte %d: %s", syntaxErr.Offset, truncate(syntaxErr.Error(), 128))
 	}
-	return "malformed JSON: " + err.Error()
+	return "malformed JSON: " + truncate(err.Error(), 128)
 }
 
 func jsonKind(goKind string) string {
@@ -144,7 +179,10 @@ func EncodePush(p *Push) []byte {
 
 // AppendPub appends the publication push for a channel, the hot path of
 // fan-out: encoded once per publication and shared by every subscriber.
-// data must be valid JSON. It produces the same bytes as EncodePush.
+// data must be compact JSON: valid, and without newlines, which would split
+// the newline-delimited frame (hub.Publish compacts it). For such data and
+// a non-empty channel it produces the same bytes as EncodePush, except
+// that EncodePush also HTML-escapes <, > and & inside data.
 func AppendPub(b []byte, channel string, offset uint64, epoch string, data []byte) []byte {
 	b = append(b, `{"channel":`...)
 	b = appendString(b, channel)
