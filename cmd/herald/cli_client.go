@@ -1,0 +1,442 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/heraldrt/herald"
+	"github.com/heraldrt/herald/protocol"
+)
+
+// The CLI's client is built on coder/websocket, not on the server's
+// WebSocket library, so that sub and check also prove that a second,
+// independent implementation interoperates with the server.
+
+const (
+	// cliReadLimit bounds one incoming frame. Publications are bounded by
+	// the server's API body limit (1 MiB by default), and a frame may batch
+	// several; the library's 32 KiB default would cut off normal traffic.
+	cliReadLimit = 16 << 20
+	// cliWriteTimeout bounds each write, so a stuck server cannot hang a
+	// tool that is only answering a ping.
+	cliWriteTimeout = 10 * time.Second
+	// cliPingGrace is how late the server's ping may be before the
+	// connection counts as dead: network jitter plus a busy server.
+	cliPingGrace = 10 * time.Second
+)
+
+// serverMessage is anything the server sends: a reply (with an id) or a
+// push (without). Reply and Push share no JSON keys, so one decode fits both.
+type serverMessage struct {
+	protocol.Reply
+	protocol.Push
+}
+
+// disconnectError is the server ending the connection on purpose, with a
+// code from the catalog.
+type disconnectError struct {
+	Code      uint16
+	Reason    string
+	Reconnect bool
+}
+
+func (e *disconnectError) Error() string {
+	s := fmt.Sprintf("disconnected by the server: %d %s", e.Code, e.Reason)
+	if e.Reconnect {
+		s += " (the client may reconnect)"
+	}
+	return s
+}
+
+// replyError is a command's error reply.
+type replyError struct {
+	Code    uint32
+	Message string
+}
+
+func (e *replyError) Error() string {
+	reason := herald.ErrorCode(e.Code).Reason()
+	// Reason falls back to "internal server error" for a code it does not
+	// know, which would misname a code from a newer server.
+	if herald.ErrorCode(e.Code).Name() == "internal" && e.Code != uint32(herald.ErrInternal) {
+		reason = "error"
+	}
+	if e.Message == "" || e.Message == reason {
+		return fmt.Sprintf("%s (%d)", reason, e.Code)
+	}
+	return fmt.Sprintf("%s (%d): %s", reason, e.Code, e.Message)
+}
+
+// cliClient is a minimal protocol v1 client: one connection, commands sent
+// in batches and matched to their replies, publications handed to onPub,
+// server pings answered. It does not reconnect; the tools report instead.
+//
+// One reader goroutine owns reading; close stops it and waits for it.
+type cliClient struct {
+	conn *websocket.Conn
+	// onPub receives each publication in arrival order, on the goroutine
+	// that calls call or wait.
+	onPub func(channel string, pub *protocol.PubPush) error
+
+	msgs   chan *serverMessage // unbuffered: done closes only after every message was taken
+	done   chan struct{}       // closed when the reader exits
+	stop   chan struct{}       // closed by close, to release a reader blocked on msgs
+	err    error               // why the reader exited; read only after done is closed
+	nextID uint32              // used only by the goroutine that calls call
+
+	closeOnce sync.Once
+}
+
+// dialClient opens the WebSocket. ctx bounds only the handshake.
+func dialClient(ctx context.Context, wsURL string, onPub func(string, *protocol.PubPush) error) (*cliClient, error) {
+	conn, resp, err := websocket.Dial(ctx, wsURL, nil)
+	if err != nil {
+		return nil, describeDialError(ctx, err, resp)
+	}
+	conn.SetReadLimit(cliReadLimit)
+	if onPub == nil {
+		onPub = func(string, *protocol.PubPush) error { return nil }
+	}
+	c := &cliClient{
+		conn:  conn,
+		onPub: onPub,
+		msgs:  make(chan *serverMessage),
+		done:  make(chan struct{}),
+		stop:  make(chan struct{}),
+	}
+	go c.read()
+	return c, nil
+}
+
+// describeDialError turns the library's nested error into the part a
+// person acts on: refused, timed out, or the HTTP status that refused the
+// upgrade.
+func describeDialError(ctx context.Context, err error, resp *http.Response) error {
+	if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
+		msg := fmt.Sprintf("WebSocket handshake refused: HTTP %s", resp.Status)
+		if resp.Body != nil {
+			// The library leaves at most 1 KiB of the body readable.
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+			if s := strings.TrimSpace(string(b)); s != "" && !strings.ContainsAny(s, "<\x00") {
+				msg += ": " + s
+			}
+		}
+		return errors.New(msg)
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("timed out opening the WebSocket: %w", ctx.Err())
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) {
+		return opErr
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return dnsErr
+	}
+	return err
+}
+
+// connect opens the session; the reader starts watching the server's
+// pings once the reply names their interval.
+func (c *cliClient) connect(ctx context.Context, token string) (*protocol.ConnectResult, error) {
+	replies, err := c.call(ctx, &protocol.Command{Connect: &protocol.ConnectRequest{
+		Token:   token,
+		Name:    "herald-cli",
+		Version: version,
+	}})
+	if err != nil {
+		return nil, err
+	}
+	r := replies[0]
+	if r.Error != nil {
+		return nil, &replyError{Code: r.Error.Code, Message: r.Error.Message}
+	}
+	if r.Connect == nil {
+		return nil, fmt.Errorf("protocol error: connect reply without a connect result: %s", protocol.EncodeReply(r))
+	}
+	return r.Connect, nil
+}
+
+// call sends cmds in one frame, which exercises the server's batch
+// decoding, and returns their replies in the same order. Publications that
+// arrive meanwhile go to onPub. An error reply is returned as a reply, not
+// as an error: the caller knows which command may fail how.
+func (c *cliClient) call(ctx context.Context, cmds ...*protocol.Command) ([]*protocol.Reply, error) {
+	var frame bytes.Buffer
+	pending := make(map[uint32]int, len(cmds))
+	for i, cmd := range cmds {
+		c.nextID++
+		cmd.ID = c.nextID
+		pending[cmd.ID] = i
+		b, err := json.Marshal(cmd)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", cmd.Name(), err)
+		}
+		if i > 0 {
+			frame.WriteByte('\n')
+		}
+		frame.Write(b)
+	}
+	if err := c.write(ctx, frame.Bytes()); err != nil {
+		return nil, err
+	}
+	replies := make([]*protocol.Reply, len(cmds))
+	for len(pending) > 0 {
+		m, err := c.next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if m.ID == 0 {
+			if err := c.handlePush(m); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		i, ok := pending[m.ID]
+		if !ok {
+			return nil, fmt.Errorf("protocol error: reply to unknown id %d", m.ID)
+		}
+		delete(pending, m.ID)
+		reply := m.Reply
+		replies[i] = &reply
+	}
+	return replies, nil
+}
+
+// wait hands publications to onPub until ctx is done (nil error) or the
+// connection ends (its reason).
+func (c *cliClient) wait(ctx context.Context) error {
+	for {
+		m, err := c.next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if m.ID != 0 {
+			return fmt.Errorf("protocol error: unexpected reply with id %d", m.ID)
+		}
+		if err := c.handlePush(m); err != nil {
+			return err
+		}
+	}
+}
+
+func (c *cliClient) handlePush(m *serverMessage) error {
+	switch {
+	case m.Error != nil:
+		// An error without an id answers a command that had none: only
+		// pong, so the server rejected the heartbeat.
+		return fmt.Errorf("server error: %w", &replyError{Code: m.Error.Code, Message: m.Error.Message})
+	case m.Pub != nil:
+		return c.onPub(m.Channel, m.Pub)
+	}
+	// Other pushes are either handled by the reader (ping, disconnect) or
+	// newer than this client; ignoring them is the protocol's rule.
+	return nil
+}
+
+// next returns the next message, or why there is none.
+func (c *cliClient) next(ctx context.Context) (*serverMessage, error) {
+	select {
+	case m := <-c.msgs:
+		return m, nil
+	case <-c.done:
+		return nil, c.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (c *cliClient) write(ctx context.Context, frame []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, cliWriteTimeout)
+	defer cancel()
+	if err := c.conn.Write(ctx, websocket.MessageText, frame); err != nil {
+		// A write fails when the connection is gone; the reader has the
+		// better explanation (the disconnect push or the close frame).
+		select {
+		case <-c.done:
+			return c.err
+		case <-time.After(100 * time.Millisecond):
+		}
+		return fmt.Errorf("write: %w", err)
+	}
+	return nil
+}
+
+// read is the reader goroutine: it splits frames into messages, answers
+// pings itself so that a slow consumer cannot cost the connection, and
+// hands everything else to next.
+func (c *cliClient) read() {
+	defer close(c.done)
+	var (
+		disconnect *disconnectError
+		// pingTimeout is how long to wait for any message before the
+		// connection counts as dead; 0 until connect says the interval.
+		pingTimeout time.Duration
+	)
+	for {
+		typ, frame, timedOut, err := c.readFrame(pingTimeout)
+		if err != nil {
+			c.err = readError(err, disconnect, timedOut, pingTimeout)
+			return
+		}
+		if typ != websocket.MessageText {
+			c.err = errors.New("protocol error: the server sent a binary frame to a JSON client")
+			c.conn.CloseNow()
+			return
+		}
+		for line := range bytes.SplitSeq(frame, []byte("\n")) {
+			line = bytes.TrimSpace(line)
+			if len(line) == 0 {
+				continue
+			}
+			m := new(serverMessage)
+			if err := json.Unmarshal(line, m); err != nil {
+				c.err = fmt.Errorf("protocol error: undecodable message %.200q: %v", line, err)
+				c.conn.CloseNow()
+				return
+			}
+			switch {
+			case m.ID == 0 && m.Ping != nil:
+				if err := c.writePong(); err != nil {
+					c.err = fmt.Errorf("answer the server's ping: %w", err)
+					c.conn.CloseNow()
+					return
+				}
+				continue
+			case m.ID == 0 && m.Disconnect != nil:
+				// The close frame follows with the same code; keep reading
+				// so the close handshake completes.
+				disconnect = &disconnectError{Code: m.Disconnect.Code, Reason: m.Disconnect.Reason, Reconnect: m.Disconnect.Reconnect}
+				continue
+			case m.Connect != nil && m.Connect.Ping > 0:
+				// Set here rather than in connect, so that the very next
+				// read is already watched.
+				pingTimeout = time.Duration(m.Connect.Ping)*time.Second + cliPingGrace
+			}
+			select {
+			case c.msgs <- m:
+			case <-c.stop:
+				c.err = net.ErrClosed
+				return
+			}
+		}
+	}
+}
+
+func (c *cliClient) readFrame(timeout time.Duration) (typ websocket.MessageType, frame []byte, timedOut bool, err error) {
+	ctx := context.Background()
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	typ, frame, err = c.conn.Read(ctx)
+	return typ, frame, ctx.Err() != nil, err
+}
+
+func (c *cliClient) writePong() error {
+	ctx, cancel := context.WithTimeout(context.Background(), cliWriteTimeout)
+	defer cancel()
+	return c.conn.Write(ctx, websocket.MessageText, []byte(`{"pong":{}}`))
+}
+
+// readError says why reading ended, preferring the server's own words.
+func readError(err error, disconnect *disconnectError, timedOut bool, pingTimeout time.Duration) error {
+	if disconnect != nil {
+		return disconnect
+	}
+	if timedOut {
+		return fmt.Errorf("no message or ping from the server in %s: the connection is dead", pingTimeout)
+	}
+	var ce websocket.CloseError
+	if errors.As(err, &ce) {
+		reason := ce.Reason
+		if reason == "" {
+			if d, ok := herald.DisconnectByCode(uint16(ce.Code)); ok {
+				reason = d.Reason
+			} else {
+				reason = "no reason given"
+			}
+		}
+		return &disconnectError{Code: uint16(ce.Code), Reason: reason}
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return errors.New("the server closed the connection without a close frame")
+	}
+	return fmt.Errorf("connection lost: %w", err)
+}
+
+// close ends the connection with a close handshake, so the server sees a
+// clean goodbye rather than a reset, and waits for the reader to exit.
+func (c *cliClient) close() {
+	c.closeOnce.Do(func() {
+		close(c.stop)
+		c.conn.Close(websocket.StatusNormalClosure, "")
+		<-c.done
+	})
+}
+
+// newCLIFlags returns a flag set for one of the client tools. Output is
+// discarded because parseCLIFlags decides where usage goes: stdout when
+// asked for, stderr on a mistake.
+func newCLIFlags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("herald "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return fs
+}
+
+// parseCLIFlags parses args; ok false means the command is over and code is
+// its exit status (0 for --help, 2 for a bad flag).
+func parseCLIFlags(fs *flag.FlagSet, args []string, usage string, stdout, stderr io.Writer) (code int, ok bool) {
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		return 0, true
+	case errors.Is(err, flag.ErrHelp):
+		printUsage(stdout, fs, usage)
+		return 0, false
+	}
+	return usageError(stderr, fs, usage, err.Error()), false
+}
+
+// usageError reports a usage mistake with the usage after it, and returns
+// the exit status for bad usage.
+func usageError(stderr io.Writer, fs *flag.FlagSet, usage, msg string) int {
+	fmt.Fprintf(stderr, "%s: %s\n\n", fs.Name(), msg)
+	printUsage(stderr, fs, usage)
+	return 2
+}
+
+func printUsage(w io.Writer, fs *flag.FlagSet, usage string) {
+	fmt.Fprint(w, usage)
+	fmt.Fprint(w, "\nFlags:\n")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+}
+
+// describeCallError names what timed out: "context deadline exceeded"
+// does not tell a person which step to look at.
+func describeCallError(err error, step string, timeout time.Duration) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: no reply within %s", step, timeout)
+	}
+	return fmt.Errorf("%s: %w", step, err)
+}

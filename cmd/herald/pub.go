@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/heraldrt/herald"
+)
+
+var pubCommand = &command{
+	name:    "pub",
+	summary: "publish JSON data to a channel through the server API",
+	run:     runPub,
+}
+
+const pubUsage = `Usage: herald pub --api URL [--key KEY] [flags] CHANNEL JSON
+
+Publishes JSON to CHANNEL with the server API (POST URL/api/publish) and
+prints the publication's place in the channel, {"offset":N,"epoch":"..."}.
+JSON must be valid JSON: quote a string as '"hello"'. With JSON "-" the
+data is read from stdin. The API key comes from --key or, to keep it out
+of the process list, from the environment variable HERALD_API_KEY. Flags go
+before CHANNEL.
+
+Example:
+  HERALD_API_KEY=secret herald pub --api http://127.0.0.1:8000 news '{"title":"hi"}'
+
+Exit status: 0 when published, 1 when the server refuses or cannot be
+reached, 2 on bad usage or invalid JSON.
+`
+
+// pubMaxReply bounds how much of a reply is read: the API answers with a
+// few dozen bytes, and a proxy's error page need not be read whole.
+const pubMaxReply = 1 << 20
+
+func runPub(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newCLIFlags("pub")
+	api := fs.String("api", "", "server base URL, http:// or https:// (required)")
+	key := fs.String("key", "", "server API key (default $HERALD_API_KEY)")
+	timeout := fs.Duration("timeout", 10*time.Second, "time allowed for the request")
+	if code, ok := parseCLIFlags(fs, args, pubUsage, stdout, stderr); !ok {
+		return code
+	}
+	if fs.NArg() != 2 {
+		return usageError(stderr, fs, pubUsage, "need a CHANNEL and JSON data")
+	}
+	if *api == "" {
+		return usageError(stderr, fs, pubUsage, "--api URL is required")
+	}
+	endpoint, err := apiURL(*api, publishPath)
+	if err != nil {
+		return usageError(stderr, fs, pubUsage, err.Error())
+	}
+	if *key == "" {
+		*key = os.Getenv("HERALD_API_KEY")
+	}
+	if *key == "" {
+		return usageError(stderr, fs, pubUsage, "no API key: pass --key or set HERALD_API_KEY")
+	}
+	channel := fs.Arg(0)
+	data, err := pubData(fs.Arg(1), os.Stdin)
+	if err != nil {
+		fmt.Fprintf(stderr, "herald pub: %v\n", err)
+		return 2
+	}
+
+	reply, err := publish(ctx, endpoint, *key, channel, data, *timeout)
+	if err != nil {
+		fmt.Fprintf(stderr, "herald pub: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s\n", reply)
+	return 0
+}
+
+// pubData returns the data to publish, checked here so that a shell quoting
+// mistake gets a precise message instead of a round trip and a 400.
+func pubData(arg string, stdin io.Reader) (json.RawMessage, error) {
+	from := "the JSON argument"
+	data := []byte(arg)
+	if arg == "-" {
+		from = "stdin"
+		var err error
+		if data, err = io.ReadAll(stdin); err != nil {
+			return nil, fmt.Errorf("read stdin: %w", err)
+		}
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, fmt.Errorf("%s is empty: give JSON data, e.g. '{}' or '\"text\"'", from)
+	}
+	var raw json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		msg := fmt.Sprintf("%s is not valid JSON: %v", from, err)
+		var syntaxErr *json.SyntaxError
+		if errors.As(err, &syntaxErr) {
+			msg = fmt.Sprintf("%s is not valid JSON: %v (at byte %d)", from, err, syntaxErr.Offset)
+		}
+		if s := strings.TrimSpace(string(data)); s != "" && s[0] != '{' && s[0] != '[' && s[0] != '"' {
+			msg += `; a string needs JSON quotes, e.g. '"hello"'`
+		}
+		return nil, errors.New(msg)
+	}
+	return raw, nil
+}
+
+// apiError is the server API's error body.
+type apiError struct {
+	Error *struct {
+		Code    uint32 `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// publish POSTs one publication and returns the reply body, compacted to
+// one line.
+func publish(ctx context.Context, endpoint, key, channel string, data json.RawMessage, timeout time.Duration) ([]byte, error) {
+	var body bytes.Buffer
+	enc := json.NewEncoder(&body)
+	// Subscribers get the data as the publisher wrote it, not with <, >
+	// and & turned into \u003c escapes.
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(struct {
+		Channel string          `json:"channel"`
+		Data    json.RawMessage `json:"data"`
+	}{channel, data})
+	if err != nil {
+		return nil, fmt.Errorf("encode request: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, &body)
+	if err != nil {
+		return nil, fmt.Errorf("POST %s: %w", endpoint, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "apikey "+key)
+	req.Header.Set("User-Agent", "herald-cli/"+version)
+
+	client := &http.Client{
+		// A redirect would turn the POST into a GET (301, 302) or resend the
+		// key to another host; better to show where it points.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("POST %s: no response within %s", endpoint, timeout)
+		}
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, pubMaxReply))
+	if err != nil {
+		return nil, fmt.Errorf("POST %s: read response: %w", endpoint, err)
+	}
+
+	if resp.StatusCode/100 == 2 {
+		var out bytes.Buffer
+		if err := json.Compact(&out, b); err != nil {
+			return nil, fmt.Errorf("POST %s: HTTP %s with a reply that is not JSON: %.200q", endpoint, resp.Status, b)
+		}
+		return out.Bytes(), nil
+	}
+	var e apiError
+	if json.Unmarshal(b, &e) == nil && e.Error != nil {
+		if e.Error.Message == "" {
+			e.Error.Message = herald.ErrorCode(e.Error.Code).Reason()
+		}
+		return nil, fmt.Errorf("%s (code %d, HTTP %d)", e.Error.Message, e.Error.Code, resp.StatusCode)
+	}
+	if loc := resp.Header.Get("Location"); loc != "" {
+		return nil, fmt.Errorf("POST %s: HTTP %s redirects to %s: use that URL with --api", endpoint, resp.Status, loc)
+	}
+	// Not Herald's answer: most likely a proxy in between.
+	msg := fmt.Sprintf("POST %s: HTTP %s", endpoint, resp.Status)
+	if s := strings.TrimSpace(string(b)); s != "" && !strings.HasPrefix(s, "<") {
+		msg += ": " + truncateText(s, 200)
+	}
+	return nil, errors.New(msg)
+}
+
+func truncateText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
