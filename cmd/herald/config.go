@@ -1,6 +1,12 @@
 package main
 
-import "time"
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
 
 // Config is the whole server configuration: the YAML file's shape, with the
 // defaults from defaultConfig. Every leaf is also settable as an environment
@@ -96,3 +102,78 @@ type Size int64
 
 // Duration is a time.Duration written as Go does: 25s, 1m30s, 500ms.
 type Duration time.Duration
+
+// sizeUnits maps the suffixes a Size accepts to their multipliers. KB and
+// KiB are both 1024 because that is what people mean when they size buffers.
+var sizeUnits = map[string]int64{
+	"": 1, "b": 1,
+	"kb": 1 << 10, "kib": 1 << 10,
+	"mb": 1 << 20, "mib": 1 << 20,
+	"gb": 1 << 30, "gib": 1 << 30,
+}
+
+// UnmarshalText's errors are whole sentences so the loader can put them
+// after a key path as they are.
+func (s *Size) UnmarshalText(text []byte) error {
+	bad := fmt.Errorf("expected a size like 65536, 64KB or 1MiB, got %q", text)
+	str := strings.TrimSpace(string(text))
+	digits := len(str) - len(strings.TrimLeft(str, "0123456789"))
+	if digits == 0 {
+		return bad
+	}
+	mult, ok := sizeUnits[strings.ToLower(strings.TrimSpace(str[digits:]))]
+	if !ok {
+		return bad
+	}
+	n, err := strconv.ParseInt(str[:digits], 10, 64)
+	if err != nil || n > math.MaxInt64/mult {
+		return fmt.Errorf("size %q is too large", text)
+	}
+	*s = Size(n * mult)
+	return nil
+}
+
+// MarshalText picks the largest unit that divides the size exactly, so
+// printed defaults read as written (64KiB, not 65536) and parse back equal.
+func (s Size) MarshalText() ([]byte, error) {
+	for _, u := range []struct {
+		suffix string
+		mult   Size
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if s != 0 && s%u.mult == 0 {
+			return []byte(strconv.FormatInt(int64(s/u.mult), 10) + u.suffix), nil
+		}
+	}
+	return []byte(strconv.FormatInt(int64(s), 10)), nil
+}
+
+func (d *Duration) UnmarshalText(text []byte) error {
+	v, err := time.ParseDuration(strings.TrimSpace(string(text)))
+	if err != nil {
+		return fmt.Errorf("expected a duration like 25s or 1m30s, got %q", text)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText drops the zero tails time.Duration prints ("5m0s" is "5m").
+func (d Duration) MarshalText() ([]byte, error) {
+	s := time.Duration(d).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return []byte(s), nil
+}
+
+func (d Duration) String() string {
+	b, _ := d.MarshalText()
+	return string(b)
+}
+
+func (s Size) String() string {
+	b, _ := s.MarshalText()
+	return string(b)
+}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// problems collects every validation failure so a user fixes a file in one
+// pass instead of one error per run.
+type problems []error
+
+func (p *problems) add(path, format string, args ...any) {
+	*p = append(*p, &keyError{path: path, msg: fmt.Sprintf(format, args...)})
+}
+
+// validate checks what parsing cannot: ranges, enumerations and keys that
+// depend on each other. Every problem is reported, each as a *keyError
+// naming its key path, joined with errors.Join.
+func (c *Config) validate() error {
+	var p problems
+	c.validateServer(&p)
+	c.validateWebSocket(&p)
+	c.validateClient(&p)
+	if c.API.MaxBodySize <= 0 {
+		p.add("api.max_body_size", "must be more than 0, got %s", c.API.MaxBodySize)
+	}
+	if c.Shutdown.Drain < 0 {
+		p.add("shutdown.drain", "must not be negative, got %s", c.Shutdown.Drain)
+	}
+	if c.Shutdown.Timeout <= 0 {
+		p.add("shutdown.timeout", "must be more than 0, got %s", c.Shutdown.Timeout)
+	} else if c.Shutdown.Drain >= c.Shutdown.Timeout {
+		// The drain runs inside the timeout: when it expires, the clients
+		// not yet drained are disconnected all at once, the thundering
+		// herd the drain exists to prevent.
+		p.add("shutdown.drain", "must be shorter than shutdown.timeout (%s), got %s", c.Shutdown.Timeout, c.Shutdown.Drain)
+	}
+	c.Channel.validate(&p, "channel")
+	names := make([]string, 0, len(c.Namespaces))
+	for name := range c.Namespaces {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		path := "namespaces." + name
+		if !namespaceName.MatchString(name) {
+			p.add(path, "%s", badNamespaceName)
+		}
+		ns := c.Namespaces[name]
+		ns.validate(&p, path)
+	}
+	return errors.Join(p...)
+}
+
+func (c *Config) validateServer(p *problems) {
+	if err := checkHostPort(c.Listen); err != nil {
+		p.add("listen", "%v", err)
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		p.add("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
+	}
+	if !slices.Contains([]string{"text", "json"}, c.Log.Format) {
+		p.add("log.format", "must be text or json, got %q", c.Log.Format)
+	}
+}
+
+func checkHostPort(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("must be host:port like 127.0.0.1:8000 or :8000, got %q", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port must be a number from 0 to 65535, got %q", port)
+	}
+	return nil
+}
+
+func (c *Config) validateWebSocket(p *problems) {
+	ws := &c.WebSocket
+	// Below 128 bytes not even a connect command with a token fits.
+	if ws.MaxMessageSize < 128 {
+		p.add("websocket.max_message_size", "must be at least 128, got %s", ws.MaxMessageSize)
+	}
+	if ws.CompressionThreshold < 0 {
+		p.add("websocket.compression_threshold", "must not be negative, got %s", ws.CompressionThreshold)
+	}
+	if ws.WriteTimeout <= 0 {
+		p.add("websocket.write_timeout", "must be more than 0, got %s", ws.WriteTimeout)
+	}
+	if ws.ReadBufferSize <= 0 {
+		p.add("websocket.read_buffer_size", "must be more than 0, got %s", ws.ReadBufferSize)
+	}
+	for i, o := range ws.Origins {
+		path := fmt.Sprintf("websocket.origins[%d]", i)
+		switch {
+		case strings.TrimSpace(o) == "":
+			p.add(path, "must not be empty")
+		case strings.Contains(o, "://"):
+			p.add(path, "must be a host pattern like app.example.com, without the scheme, got %q", o)
+		case strings.Contains(o, "/"):
+			p.add(path, "must be a host pattern like app.example.com, without a path, got %q", o)
+		}
+	}
+}
+
+func (c *Config) validateClient(p *problems) {
+	cl := &c.Client
+	if cl.ChannelLimit < 1 {
+		p.add("client.channel_limit", "must be at least 1, got %d", cl.ChannelLimit)
+	}
+	if cl.QueueSize <= 0 {
+		p.add("client.queue_size", "must be more than 0, got %s", cl.QueueSize)
+	}
+	// Sub-second pings would cost more than the dead connections they find.
+	if cl.PingInterval < Duration(time.Second) {
+		p.add("client.ping_interval", "must be at least 1s, got %s", cl.PingInterval)
+	}
+	if cl.PongTimeout < Duration(time.Second) {
+		p.add("client.pong_timeout", "must be at least 1s, got %s", cl.PongTimeout)
+	}
+	if cl.ConnectTimeout <= 0 {
+		p.add("client.connect_timeout", "must be more than 0, got %s", cl.ConnectTimeout)
+	}
+	if cl.MaxErrors < 1 {
+		p.add("client.max_errors", "must be at least 1, got %d", cl.MaxErrors)
+	}
+}
+
+func (ns *NamespaceConfig) validate(p *problems, path string) {
+	if ns.MaxChannelLength < 1 || ns.MaxChannelLength > 1024 {
+		p.add(path+".max_channel_length", "must be from 1 to 1024, got %d", ns.MaxChannelLength)
+	}
+	if ns.HistorySize < 0 {
+		p.add(path+".history_size", "must not be negative, got %d", ns.HistorySize)
+	}
+	switch {
+	case ns.HistoryTTL < 0:
+		p.add(path+".history_ttl", "must not be negative, got %s", ns.HistoryTTL)
+	case ns.HistorySize > 0 && ns.HistoryTTL == 0:
+		// Without a TTL, the history of channels nobody publishes to any
+		// more would be kept forever.
+		p.add(path+".history_ttl", "must be set (e.g. 5m) when history_size is more than 0")
+	}
+}
