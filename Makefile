@@ -1,0 +1,23 @@
+# Every target calls a script under ci/ or the go tool directly, so that
+# what runs here is exactly what CI runs (.ci/run calls `make test`).
+
+.PHONY: test lint generate build run
+
+# test runs the whole suite, in this order: formatting and static checks,
+# generated files up to date, then the Go tests with -race.
+test:
+	ci/lint.sh
+	ci/generate.sh
+	ci/test.sh
+
+lint:
+	ci/lint.sh
+
+generate:
+	ci/generate.sh
+
+build:
+	go build -o bin/herald ./cmd/herald
+
+run:
+	go run ./cmd/herald serve --dev
