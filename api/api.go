@@ -6,6 +6,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -24,6 +25,7 @@ import (
 // Publisher publishes to channels (the hub does).
 type Publisher interface {
 	Publish(ctx context.Context, channel string, data []byte, source string) (herald.StreamPosition, error)
+	Broadcast(ctx context.Context, channels []string, data []byte, source string) ([]herald.StreamPosition, []error, error)
 }
 
 // Options configure the API. Zero fields take the defaults noted.
@@ -122,7 +124,7 @@ func (h *Handler) authorize(r *http.Request) error {
 // decode reads a request body strictly: unknown fields are refused, so a
 // typo like "chanel" is an error instead of a silent no-op.
 func decode(body []byte, v any) error {
-	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return herald.Errorf(herald.ErrBadRequest, "invalid request body: %v", err)
@@ -150,6 +152,8 @@ func writeError(w http.ResponseWriter, err error) int {
 func writeJSON(w http.ResponseWriter, status int, v any) int {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // error messages quote <key> and the like
+	_ = enc.Encode(v)
 	return status
 }

@@ -52,7 +52,9 @@ func TestErrors(t *testing.T) {
 		{name: "not an object", auth: auth, body: `["news:a",1]`, wantStatus: 400, wantCode: herald.ErrBadRequest},
 		{name: "unknown field", auth: auth, body: `{"chanel":"news:a","data":1}`, wantStatus: 400, wantCode: herald.ErrBadRequest, wantMsg: "chanel"},
 		{name: "two JSON values", auth: auth, body: `{"channel":"news:a","data":1} {}`, wantStatus: 400, wantCode: herald.ErrBadRequest, wantMsg: "more than one"},
-		{name: "channel missing", auth: auth, body: `{"data":1}`, wantStatus: 400, wantCode: herald.ErrBadRequest, wantMsg: "channel"},
+		{name: "channel missing", auth: auth, body: `{"data":1}`, wantStatus: 400, wantCode: herald.ErrInvalidChannel, wantMsg: "channel name is empty"},
+		{name: "data null", auth: auth, body: `{"channel":"a","data":null}`, wantStatus: 400, wantCode: herald.ErrBadRequest, wantMsg: "data is missing"},
+		{name: "broadcast data null", path: "/api/broadcast", auth: auth, body: `{"channels":["a"],"data":null}`, wantStatus: 400, wantCode: herald.ErrBadRequest, wantMsg: "data is missing"},
 		{name: "channel wrong type", auth: auth, body: `{"channel":7,"data":1}`, wantStatus: 400, wantCode: herald.ErrBadRequest},
 		{name: "data missing", auth: auth, body: `{"channel":"news:a"}`, wantStatus: 400, wantCode: herald.ErrBadRequest, wantMsg: "data is missing"},
 		{name: "data not valid JSON", auth: auth, body: `{"channel":"news:a","data":hello}`, wantStatus: 400, wantCode: herald.ErrBadRequest},
@@ -67,7 +69,7 @@ func TestErrors(t *testing.T) {
 		{name: "broadcast channels empty", path: "/api/broadcast", auth: auth, body: `{"channels":[],"data":1}`, wantStatus: 400, wantCode: herald.ErrBadRequest},
 		{name: "broadcast data missing", path: "/api/broadcast", auth: auth, body: `{"channels":["news:a"]}`, wantStatus: 400, wantCode: herald.ErrBadRequest, wantMsg: "data is missing"},
 		{name: "broadcast unknown field", path: "/api/broadcast", auth: auth, body: `{"channel":"news:a","data":1}`, wantStatus: 400, wantCode: herald.ErrBadRequest},
-		{name: "broadcast too many channels", path: "/api/broadcast", auth: auth, body: broadcastBody(10001), wantStatus: 429, wantCode: herald.ErrLimitExceeded, wantMsg: "10000"},
+		{name: "broadcast too many channels", path: "/api/broadcast", auth: auth, body: broadcastBody(10001), wantStatus: 400, wantCode: herald.ErrBadRequest, wantMsg: "10000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -24,9 +24,6 @@ func (h *Handler) publish(ctx context.Context, body []byte) (any, error) {
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	if req.Channel == "" {
-		return nil, herald.Errorf(herald.ErrBadRequest, "channel is missing")
-	}
 	pos, err := h.pub.Publish(ctx, req.Channel, req.Data, "api")
 	if err != nil {
 		return nil, err
@@ -64,21 +61,22 @@ func (h *Handler) broadcast(ctx context.Context, body []byte) (any, error) {
 		return nil, herald.Errorf(herald.ErrBadRequest, "channels is missing or empty")
 	}
 	if len(req.Channels) > maxBroadcast {
-		return nil, herald.Errorf(herald.ErrLimitExceeded, "a broadcast may name at most %d channels", maxBroadcast)
+		return nil, herald.Errorf(herald.ErrBadRequest, "a broadcast may name at most %d channels; split it", maxBroadcast)
 	}
-	if len(req.Data) == 0 {
-		return nil, herald.Errorf(herald.ErrBadRequest, "data is missing: publish a JSON value, e.g. {\"text\":\"hi\"}")
+	pos, errs, err := h.pub.Broadcast(ctx, req.Channels, req.Data, "api")
+	if err != nil {
+		return nil, err
 	}
 	res := broadcastResult{Responses: make([]broadcastResponse, len(req.Channels))}
 	for i, ch := range req.Channels {
-		res.Responses[i].Channel = ch
-		pos, err := h.pub.Publish(ctx, ch, req.Data, "api")
-		if err != nil {
-			e := herald.AsError(err)
-			res.Responses[i].Error = &errorJSON{Code: uint32(e.Code), Message: e.Error()}
+		r := &res.Responses[i]
+		r.Channel = ch
+		if errs[i] != nil {
+			e := herald.AsError(errs[i])
+			r.Error = &errorJSON{Code: uint32(e.Code), Message: e.Error()}
 			continue
 		}
-		res.Responses[i].Offset, res.Responses[i].Epoch = pos.Offset, pos.Epoch
+		r.Offset, r.Epoch = pos[i].Offset, pos[i].Epoch
 	}
 	return res, nil
 }

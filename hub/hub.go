@@ -119,11 +119,30 @@ func (h *Hub) Close() error {
 // Publish validates and publishes data to a channel on behalf of the
 // server API (source "api") or a client ("client").
 func (h *Hub) Publish(ctx context.Context, channel string, data []byte, source string) (herald.StreamPosition, error) {
-	opts, err := h.cfg.Namespaces.Resolve(channel)
+	data, err := compactJSON(data)
 	if err != nil {
 		return herald.StreamPosition{}, err
 	}
-	data, err = compactJSON(data)
+	return h.publish(ctx, channel, data, source)
+}
+
+// Broadcast publishes the same data to several channels, validating and
+// compacting it once. Each channel gets its own position or error, in order.
+func (h *Hub) Broadcast(ctx context.Context, channels []string, data []byte, source string) ([]herald.StreamPosition, []error, error) {
+	data, err := compactJSON(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	pos, errs := make([]herald.StreamPosition, len(channels)), make([]error, len(channels))
+	for i, ch := range channels {
+		pos[i], errs[i] = h.publish(ctx, ch, data, source)
+	}
+	return pos, errs, nil
+}
+
+// publish resolves the channel and hands compact data to the broker.
+func (h *Hub) publish(ctx context.Context, channel string, data []byte, source string) (herald.StreamPosition, error) {
+	opts, err := h.cfg.Namespaces.Resolve(channel)
 	if err != nil {
 		return herald.StreamPosition{}, err
 	}
@@ -138,14 +157,14 @@ func (h *Hub) Publish(ctx context.Context, channel string, data []byte, source s
 	return pos, nil
 }
 
-// compactJSON checks that data is one JSON value and removes its
-// insignificant whitespace: pushes are newline-delimited, so a publication
-// must not carry a newline, and smaller is cheaper to fan out.
+// compactJSON checks that data is one JSON value other than null and
+// removes its insignificant whitespace: pushes are newline-delimited, so a
+// publication must not carry a newline, and smaller is cheaper to fan out.
 func compactJSON(data []byte) ([]byte, error) {
-	if len(data) == 0 {
+	if len(data) == 0 || string(data) == "null" {
 		return nil, herald.Errorf(herald.ErrBadRequest, "data is missing: publish a JSON value, e.g. {\"text\":\"hi\"}")
 	}
-	if bytes.IndexAny(data, " \t\r\n") < 0 {
+	if !bytes.ContainsAny(data, " \t\r\n") {
 		if !json.Valid(data) {
 			return nil, herald.Errorf(herald.ErrBadRequest, "data is not valid JSON")
 		}
@@ -155,6 +174,9 @@ func compactJSON(data []byte) ([]byte, error) {
 	b.Grow(len(data))
 	if err := json.Compact(&b, data); err != nil {
 		return nil, herald.Errorf(herald.ErrBadRequest, "data is not valid JSON: %v", err)
+	}
+	if bytes.Equal(b.Bytes(), []byte("null")) {
+		return nil, herald.Errorf(herald.ErrBadRequest, "data is missing: publish a JSON value, e.g. {\"text\":\"hi\"}")
 	}
 	return b.Bytes(), nil
 }
