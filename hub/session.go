@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,7 +33,7 @@ type Session struct {
 	mu       sync.Mutex // guards the fields below
 	state    sessionState
 	id       string
-	channels map[string]struct{}
+	channels []string // subscribed channels; a slice, as most connections have a few
 	errors   int
 
 	created  int64        // unix nanos, for connect_timeout
@@ -129,7 +130,7 @@ func (s *Session) subscribe(id uint32, req *protocol.SubscribeRequest) error {
 		return err
 	}
 	s.mu.Lock()
-	if _, ok := s.channels[req.Channel]; ok {
+	if slices.Contains(s.channels, req.Channel) {
 		s.mu.Unlock()
 		return herald.Errorf(herald.ErrAlreadySubscribed, "already subscribed to %q", req.Channel)
 	}
@@ -137,12 +138,9 @@ func (s *Session) subscribe(id uint32, req *protocol.SubscribeRequest) error {
 		s.mu.Unlock()
 		return herald.Errorf(herald.ErrLimitExceeded, "a connection may subscribe to at most %d channels (client.channel_limit)", s.hub.cfg.ChannelLimit)
 	}
-	if s.channels == nil {
-		s.channels = make(map[string]struct{}, 1)
-	}
 	// Claim the channel before registering so that a concurrent close
 	// (which walks s.channels) unregisters it too.
-	s.channels[req.Channel] = struct{}{}
+	s.channels = append(s.channels, req.Channel)
 	closed := s.state == stateClosed
 	s.mu.Unlock()
 	if closed {
@@ -155,7 +153,7 @@ func (s *Session) subscribe(id uint32, req *protocol.SubscribeRequest) error {
 	}
 	if err := s.hub.subscribe(context.Background(), s, req.Channel, reply); err != nil {
 		s.mu.Lock()
-		delete(s.channels, req.Channel)
+		s.channels = removeChannel(s.channels, req.Channel)
 		s.mu.Unlock()
 		return err
 	}
@@ -171,8 +169,8 @@ func (s *Session) unsubscribe(id uint32, req *protocol.UnsubscribeRequest) error
 		return err
 	}
 	s.mu.Lock()
-	_, ok := s.channels[req.Channel]
-	delete(s.channels, req.Channel)
+	ok := slices.Contains(s.channels, req.Channel)
+	s.channels = removeChannel(s.channels, req.Channel)
 	s.mu.Unlock()
 	if ok {
 		s.hub.unsubscribe(s, req.Channel)
@@ -290,7 +288,7 @@ func (s *Session) closeSilently() {
 
 // markClosed moves the session to closed, once, and stops its queue. It
 // returns the channels to release and whether this call closed it.
-func (s *Session) markClosed() (map[string]struct{}, bool) {
+func (s *Session) markClosed() ([]string, bool) {
 	s.mu.Lock()
 	if s.state == stateClosed {
 		s.mu.Unlock()
@@ -305,8 +303,8 @@ func (s *Session) markClosed() (map[string]struct{}, bool) {
 }
 
 // release unregisters a closed session and counts why it ended.
-func (s *Session) release(channels map[string]struct{}, d *herald.Disconnect) {
-	for ch := range channels {
+func (s *Session) release(channels []string, d *herald.Disconnect) {
+	for _, ch := range channels {
 		s.hub.unsubscribe(s, ch)
 	}
 	if d != nil {
@@ -331,4 +329,15 @@ func newClientID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// removeChannel deletes ch from the set without keeping order.
+func removeChannel(set []string, ch string) []string {
+	i := slices.Index(set, ch)
+	if i < 0 {
+		return set
+	}
+	set[i] = set[len(set)-1]
+	set[len(set)-1] = ""
+	return set[:len(set)-1]
 }

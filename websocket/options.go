@@ -32,8 +32,10 @@ type Options struct {
 	WriteTimeout time.Duration
 	// HandshakeTimeout bounds writing the upgrade response. Default 5s.
 	HandshakeTimeout time.Duration
-	// ReadBufferSize is each connection's read buffer. Default 1 KiB:
-	// larger frames are read straight into a pooled buffer anyway.
+	// ReadBufferSize is each connection's read buffer, held for the
+	// connection's life (gws keeps one per connection). Default 128 bytes:
+	// enough for a typical command and frame header in one read; larger
+	// frames are read straight into a pooled buffer anyway.
 	ReadBufferSize int
 	// Logger receives the transport's logs. Default slog.Default().
 	Logger *slog.Logger
@@ -55,7 +57,7 @@ func (o *Options) setDefaults() {
 		o.HandshakeTimeout = 5 * time.Second
 	}
 	if o.ReadBufferSize <= 0 {
-		o.ReadBufferSize = 1 << 10
+		o.ReadBufferSize = 128
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

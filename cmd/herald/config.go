@@ -81,7 +81,7 @@ func defaultConfig() Config {
 			Compression:          true,
 			CompressionThreshold: 512,
 			WriteTimeout:         Duration(10 * time.Second),
-			ReadBufferSize:       1 << 10,
+			ReadBufferSize:       128,
 		},
 		Client: ClientConfig{
 			ChannelLimit:   128,
