@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"runtime/debug"
 	"strings"
 
@@ -48,8 +49,12 @@ func (h *Handler) serverOption(subprotocols []string) *gws.ServerOption {
 		HandshakeTimeout:   h.opts.HandshakeTimeout,
 		SubProtocols:       subprotocols,
 		PermessageDeflate: gws.PermessageDeflate{
-			Enabled:               h.opts.Compression,
-			Threshold:             h.opts.CompressionThreshold,
+			Enabled:   h.opts.Compression,
+			Threshold: h.opts.CompressionThreshold,
+			// Compressors are shared by all connections and cost about
+			// half a megabyte each, allocated up front: a few per core
+			// keep contention low without gws's default 32.
+			PoolSize:              4 * runtime.GOMAXPROCS(0),
 			ServerContextTakeover: false,
 			ClientContextTakeover: false,
 		},
