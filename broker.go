@@ -19,6 +19,9 @@ type Publication struct {
 	// Data is the JSON value the publisher sent.
 	Data []byte
 	StreamPosition
+	// Origin is the client id of a client publisher that asked not to get
+	// its own publication back; empty otherwise. It is not stored.
+	Origin string
 }
 
 // PublishOptions tell the broker how to keep a channel's stream.
@@ -28,23 +31,72 @@ type PublishOptions struct {
 	HistorySize int
 	// HistoryTTL is how long the history outlives the last publication.
 	HistoryTTL time.Duration
+	// IdempotencyKey, when set, makes a retry of the same publication
+	// within IdempotencyWindow return the first result instead of
+	// publishing again.
+	IdempotencyKey    string
+	IdempotencyWindow time.Duration
+	// Origin is copied to the delivered Publication (see Publication.Origin).
+	Origin string
 }
 
-// BrokerHandler receives the publications of the channels this node is
-// subscribed to. HandlePublication is called in offset order per channel and
-// must not block: the hub only queues the publication to its subscribers.
+// HistoryOptions select publications from a channel's history.
+type HistoryOptions struct {
+	// Since is the position to page from: forward, publications after
+	// Since.Offset; in Reverse, publications before it. Nil pages from the
+	// oldest publication (forward) or the newest (Reverse). Since.Epoch is
+	// not checked by the broker: the caller compares it with the result's.
+	Since *StreamPosition
+	// Limit is the most publications to return; 0 returns none, only the
+	// stream's position.
+	Limit int
+	// Reverse pages from newest to oldest.
+	Reverse bool
+	// Stream creates the channel's stream with these options if it has none,
+	// so that the position returned stays valid for later publications.
+	Stream PublishOptions
+}
+
+// HistoryResult is a page of history and the stream's current position
+// (the offset of its newest publication and its epoch).
+type HistoryResult struct {
+	Publications []Publication
+	StreamPosition
+}
+
+// BrokerHandler receives what the broker delivers to this node. Every method
+// must not block: the hub only queues to its subscribers.
 type BrokerHandler interface {
+	// HandlePublication is called in offset order per channel.
 	HandlePublication(channel string, pub Publication)
+	// HandleJoin and HandleLeave tell that a client joined or left a
+	// channel with join/leave pushes on.
+	HandleJoin(channel string, c ClientInfo)
+	HandleLeave(channel string, c ClientInfo)
+	// HandleControl delivers a control message (a server API command that
+	// every node must act on) published by any node, this one included.
+	HandleControl(data []byte)
 }
 
 // Broker carries publications to every node subscribed to a channel and
-// assigns each its place in the channel's stream, where the order is decided.
+// assigns each its place in the channel's stream, where the order is
+// decided; history is read from the same stream.
 type Broker interface {
-	// Start begins delivering publications to h; it returns once the
-	// broker accepts Publish and Subscribe calls.
+	// Start begins delivering to h; it returns once the broker accepts
+	// calls.
 	Start(h BrokerHandler) error
 	// Publish appends data to the channel's stream and delivers it.
 	Publish(ctx context.Context, channel string, data []byte, opts PublishOptions) (StreamPosition, error)
+	// PublishJoin and PublishLeave deliver join and leave events.
+	PublishJoin(ctx context.Context, channel string, c ClientInfo) error
+	PublishLeave(ctx context.Context, channel string, c ClientInfo) error
+	// PublishControl delivers a control message to every node.
+	PublishControl(ctx context.Context, data []byte) error
+	// History reads the channel's stream.
+	History(ctx context.Context, channel string, opts HistoryOptions) (HistoryResult, error)
+	// RemoveHistory drops the channel's stored publications; offsets and
+	// epoch go on.
+	RemoveHistory(ctx context.Context, channel string) error
 	// Subscribe makes this node receive the channel's publications.
 	Subscribe(ctx context.Context, channel string) error
 	// Unsubscribe stops them.

@@ -27,6 +27,16 @@ type NamespaceOptions struct {
 	// HistoryTTL is how long a channel's history outlives its last
 	// publication. Required when HistorySize > 0.
 	HistoryTTL time.Duration
+	// Presence keeps who is subscribed, for the presence and
+	// presence_stats commands and API methods.
+	Presence bool
+	// JoinLeave sends join and leave pushes to the channel's subscribers.
+	JoinLeave bool
+}
+
+// Options for the stream of a channel in this namespace.
+func (o NamespaceOptions) Stream() PublishOptions {
+	return PublishOptions{HistorySize: o.HistorySize, HistoryTTL: o.HistoryTTL}
 }
 
 // Namespaces resolves a channel to its namespace's options.

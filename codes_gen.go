@@ -34,24 +34,33 @@ const (
 	ErrTooLarge ErrorCode = 113
 	// ErrUnavailable: The server is draining or a backend is not reachable. Retry later, with backoff.
 	ErrUnavailable ErrorCode = 114
+	// ErrTooManyRequests: A rate limit was hit, e.g. client.publish_rate. Retry later, with backoff.
+	ErrTooManyRequests ErrorCode = 115
+	// ErrUnknownMethod: The rpc command named a method the server does not know.
+	ErrUnknownMethod ErrorCode = 116
+	// ErrUnrecoverablePosition: The offset and epoch given are not in the channel's history: the epoch changed (history lost), or the offset is beyond the channel's latest publication. Refetch the state.
+	ErrUnrecoverablePosition ErrorCode = 117
 )
 
 var errorCatalog = map[ErrorCode]errorInfo{
-	ErrInternal:          {name: "internal", reason: "internal server error", http: 500, temporary: true},
-	ErrUnauthorized:      {name: "unauthorized", reason: "unauthorized", http: 401, temporary: false},
-	ErrUnknownNamespace:  {name: "unknown_namespace", reason: "unknown namespace", http: 400, temporary: false},
-	ErrPermissionDenied:  {name: "permission_denied", reason: "permission denied", http: 403, temporary: false},
-	ErrUnknownCommand:    {name: "unknown_command", reason: "unknown command", http: 404, temporary: false},
-	ErrAlreadySubscribed: {name: "already_subscribed", reason: "already subscribed", http: 409, temporary: false},
-	ErrLimitExceeded:     {name: "limit_exceeded", reason: "limit exceeded", http: 429, temporary: false},
-	ErrBadRequest:        {name: "bad_request", reason: "bad request", http: 400, temporary: false},
-	ErrNotAvailable:      {name: "not_available", reason: "not available", http: 400, temporary: false},
-	ErrInvalidChannel:    {name: "invalid_channel", reason: "invalid channel name", http: 400, temporary: false},
-	ErrNotConnected:      {name: "not_connected", reason: "connect first", http: 400, temporary: false},
-	ErrAlreadyConnected:  {name: "already_connected", reason: "already connected", http: 400, temporary: false},
-	ErrNotSubscribed:     {name: "not_subscribed", reason: "not subscribed", http: 400, temporary: false},
-	ErrTooLarge:          {name: "too_large", reason: "message too large", http: 413, temporary: false},
-	ErrUnavailable:       {name: "unavailable", reason: "temporarily unavailable", http: 503, temporary: true},
+	ErrInternal:              {name: "internal", reason: "internal server error", http: 500, temporary: true},
+	ErrUnauthorized:          {name: "unauthorized", reason: "unauthorized", http: 401, temporary: false},
+	ErrUnknownNamespace:      {name: "unknown_namespace", reason: "unknown namespace", http: 400, temporary: false},
+	ErrPermissionDenied:      {name: "permission_denied", reason: "permission denied", http: 403, temporary: false},
+	ErrUnknownCommand:        {name: "unknown_command", reason: "unknown command", http: 404, temporary: false},
+	ErrAlreadySubscribed:     {name: "already_subscribed", reason: "already subscribed", http: 409, temporary: false},
+	ErrLimitExceeded:         {name: "limit_exceeded", reason: "limit exceeded", http: 429, temporary: false},
+	ErrBadRequest:            {name: "bad_request", reason: "bad request", http: 400, temporary: false},
+	ErrNotAvailable:          {name: "not_available", reason: "not available", http: 400, temporary: false},
+	ErrInvalidChannel:        {name: "invalid_channel", reason: "invalid channel name", http: 400, temporary: false},
+	ErrNotConnected:          {name: "not_connected", reason: "connect first", http: 400, temporary: false},
+	ErrAlreadyConnected:      {name: "already_connected", reason: "already connected", http: 400, temporary: false},
+	ErrNotSubscribed:         {name: "not_subscribed", reason: "not subscribed", http: 400, temporary: false},
+	ErrTooLarge:              {name: "too_large", reason: "message too large", http: 413, temporary: false},
+	ErrUnavailable:           {name: "unavailable", reason: "temporarily unavailable", http: 503, temporary: true},
+	ErrTooManyRequests:       {name: "too_many_requests", reason: "too many requests", http: 429, temporary: true},
+	ErrUnknownMethod:         {name: "unknown_method", reason: "unknown RPC method", http: 404, temporary: false},
+	ErrUnrecoverablePosition: {name: "unrecoverable_position", reason: "position not in history", http: 400, temporary: false},
 }
 
 // Disconnect codes: the connection ends with one, as the WebSocket close code and in the disconnect push.

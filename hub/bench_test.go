@@ -103,7 +103,7 @@ func benchFanout(b *testing.B, subs int) {
 	for b.Loop() {
 		want += int64(subs)
 		done := c.expect(want)
-		if _, err := h.Publish(ctx, "bench", data, "api"); err != nil {
+		if _, err := h.Publish(ctx, "bench", data, hub.PublishRequest{Source: "api"}); err != nil {
 			b.Fatal(err)
 		}
 		<-done

@@ -1,9 +1,7 @@
 package hub
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,7 +12,6 @@ import (
 
 	"github.com/heraldrt/herald"
 	"github.com/heraldrt/herald/metrics"
-	"github.com/heraldrt/herald/protocol"
 )
 
 // Config holds the hub's options. Zero fields take the defaults noted.
@@ -34,6 +31,21 @@ type Config struct {
 	ConnectTimeout time.Duration
 	// MaxErrors is how many invalid commands a connection may send. Default 20.
 	MaxErrors int
+	// PublishRate is how many client publications per second one
+	// connection may send, with bursts of PublishBurst. 0: no limit.
+	PublishRate  float64
+	PublishBurst int
+	// RecoveryMax is the most publications replayed to one subscribe with
+	// recover; a client that missed more gets recovered: false. Default 1000.
+	RecoveryMax int
+	// IdempotencyWindow is how long an API publish's idempotency key is
+	// remembered. Default 5m.
+	IdempotencyWindow time.Duration
+	// Presence keeps who is subscribed where a namespace asks for it. Nil
+	// makes presence unavailable.
+	Presence herald.Presence
+	// RPC holds the methods clients may call with the rpc command.
+	RPC map[string]RPCHandler
 	// Version is the server version sent in the connect reply.
 	Version string
 	// Logger receives the hub's logs. Default slog.Default().
@@ -61,6 +73,15 @@ func (c *Config) setDefaults() {
 	if c.MaxErrors <= 0 {
 		c.MaxErrors = 20
 	}
+	if c.RecoveryMax <= 0 {
+		c.RecoveryMax = 1000
+	}
+	if c.IdempotencyWindow <= 0 {
+		c.IdempotencyWindow = 5 * time.Minute
+	}
+	if c.PublishBurst <= 0 {
+		c.PublishBurst = max(1, int(2*c.PublishRate))
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -77,6 +98,8 @@ type Hub struct {
 	log    *slog.Logger
 	m      *metrics.Metrics
 
+	id       string    // this node's id
+	started  time.Time // for uptime
 	seq      atomic.Uint64 // session sequence, for shard choice
 	draining atomic.Bool
 	closed   chan struct{} // closed when the last session is gone while draining
@@ -90,7 +113,8 @@ var _ herald.BrokerHandler = (*Hub)(nil)
 // New returns a hub publishing through broker. Call Run to start it.
 func New(cfg Config, broker herald.Broker) *Hub {
 	cfg.setDefaults()
-	h := &Hub{cfg: cfg, broker: broker, log: cfg.Logger, m: cfg.Metrics, closed: make(chan struct{}), stop: make(chan struct{})}
+	h := &Hub{cfg: cfg, broker: broker, log: cfg.Logger, m: cfg.Metrics, id: newClientID()[:16], started: time.Now(),
+		closed: make(chan struct{}), stop: make(chan struct{})}
 	h.reg.init()
 	return h
 }
@@ -114,132 +138,6 @@ func (h *Hub) Close() error {
 	h.stopOnce.Do(func() { close(h.stop) })
 	h.wg.Wait()
 	return h.broker.Close()
-}
-
-// Publish validates and publishes data to a channel on behalf of the
-// server API (source "api") or a client ("client").
-func (h *Hub) Publish(ctx context.Context, channel string, data []byte, source string) (herald.StreamPosition, error) {
-	data, err := compactJSON(data)
-	if err != nil {
-		return herald.StreamPosition{}, err
-	}
-	return h.publish(ctx, channel, data, source)
-}
-
-// Broadcast publishes the same data to several channels, validating and
-// compacting it once. Each channel gets its own position or error, in order.
-func (h *Hub) Broadcast(ctx context.Context, channels []string, data []byte, source string) ([]herald.StreamPosition, []error, error) {
-	data, err := compactJSON(data)
-	if err != nil {
-		return nil, nil, err
-	}
-	pos, errs := make([]herald.StreamPosition, len(channels)), make([]error, len(channels))
-	for i, ch := range channels {
-		pos[i], errs[i] = h.publish(ctx, ch, data, source)
-	}
-	return pos, errs, nil
-}
-
-// publish resolves the channel and hands compact data to the broker.
-func (h *Hub) publish(ctx context.Context, channel string, data []byte, source string) (herald.StreamPosition, error) {
-	opts, err := h.cfg.Namespaces.Resolve(channel)
-	if err != nil {
-		return herald.StreamPosition{}, err
-	}
-	start := time.Now()
-	pos, err := h.broker.Publish(ctx, channel, data, herald.PublishOptions{HistorySize: opts.HistorySize, HistoryTTL: opts.HistoryTTL})
-	if err != nil {
-		h.log.Error("publish failed", "channel", channel, "err", err)
-		return pos, herald.Errorf(herald.ErrUnavailable, "publish to %q failed: the broker is not available", channel)
-	}
-	h.m.PublishLatency.Observe(time.Since(start).Seconds())
-	h.m.Publications.WithLabelValues(source).Inc()
-	return pos, nil
-}
-
-// compactJSON checks that data is one JSON value other than null and
-// removes its insignificant whitespace: pushes are newline-delimited, so a
-// publication must not carry a newline, and smaller is cheaper to fan out.
-func compactJSON(data []byte) ([]byte, error) {
-	if len(data) == 0 || string(data) == "null" {
-		return nil, herald.Errorf(herald.ErrBadRequest, "data is missing: publish a JSON value, e.g. {\"text\":\"hi\"}")
-	}
-	if !bytes.ContainsAny(data, " \t\r\n") {
-		if !json.Valid(data) {
-			return nil, herald.Errorf(herald.ErrBadRequest, "data is not valid JSON")
-		}
-		return data, nil
-	}
-	var b bytes.Buffer
-	b.Grow(len(data))
-	if err := json.Compact(&b, data); err != nil {
-		return nil, herald.Errorf(herald.ErrBadRequest, "data is not valid JSON: %v", err)
-	}
-	if bytes.Equal(b.Bytes(), []byte("null")) {
-		return nil, herald.Errorf(herald.ErrBadRequest, "data is missing: publish a JSON value, e.g. {\"text\":\"hi\"}")
-	}
-	return b.Bytes(), nil
-}
-
-// HandlePublication fans a publication out to the channel's local
-// subscribers: encoded once, queued to each without waiting for any.
-func (h *Hub) HandlePublication(channel string, pub herald.Publication) {
-	sh := h.reg.subShard(channel)
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
-	subs := sh.channels[channel]
-	if len(subs) == 0 {
-		return
-	}
-	msg := protocol.AppendPub(make([]byte, 0, len(channel)+len(pub.Data)+64), channel, pub.Offset, pub.Epoch, pub.Data)
-	for s := range subs {
-		s.q.push(msg)
-	}
-}
-
-// subscribe adds s to the channel's subscribers and queues the reply (if
-// any) while
-// the channel's shard is locked, so that no publication can reach s before
-// its subscribe reply.
-func (h *Hub) subscribe(ctx context.Context, s *Session, channel string, reply []byte) error {
-	sh := h.reg.subShard(channel)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	subs := sh.channels[channel]
-	if subs == nil {
-		if err := h.broker.Subscribe(ctx, channel); err != nil {
-			h.log.Error("broker subscribe failed", "channel", channel, "err", err)
-			return herald.Errorf(herald.ErrUnavailable, "subscribe to %q failed: the broker is not available", channel)
-		}
-		subs = make(map[*Session]struct{}, 1)
-		sh.channels[channel] = subs
-		h.m.Channels.Inc()
-	}
-	subs[s] = struct{}{}
-	h.m.Subscriptions.Inc()
-	if reply != nil {
-		s.q.push(reply)
-	}
-	return nil
-}
-
-func (h *Hub) unsubscribe(s *Session, channel string) {
-	sh := h.reg.subShard(channel)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	subs := sh.channels[channel]
-	if _, ok := subs[s]; !ok {
-		return
-	}
-	delete(subs, s)
-	h.m.Subscriptions.Dec()
-	if len(subs) == 0 {
-		delete(sh.channels, channel)
-		h.m.Channels.Dec()
-		if err := h.broker.Unsubscribe(context.Background(), channel); err != nil {
-			h.log.Warn("broker unsubscribe failed", "channel", channel, "err", err)
-		}
-	}
 }
 
 // Accept makes a session for a new connection. The transport then feeds it

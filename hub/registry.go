@@ -10,9 +10,16 @@ import (
 const shards = 64
 
 // subShard maps the channels that hash to it to their local subscribers.
+// A subscriber's value is nil, or its subscription while it recovers.
 type subShard struct {
 	mu       sync.RWMutex
-	channels map[string]map[*Session]struct{}
+	channels map[string]map[*Session]*subscription
+}
+
+// indexShard finds sessions by client id or by user id.
+type indexShard struct {
+	mu sync.Mutex
+	m  map[string]map[*Session]struct{}
 }
 
 // connShard registers sessions, for heartbeats and shutdown.
@@ -25,13 +32,17 @@ type registry struct {
 	seed  maphash.Seed
 	subs  [shards]subShard
 	conns [shards]connShard
+	ids   [shards]indexShard // client id → session
+	users [shards]indexShard // user id → sessions
 }
 
 func (r *registry) init() {
 	r.seed = maphash.MakeSeed()
 	for i := range r.subs {
-		r.subs[i].channels = make(map[string]map[*Session]struct{})
+		r.subs[i].channels = make(map[string]map[*Session]*subscription)
 		r.conns[i].sessions = make(map[*Session]struct{})
+		r.ids[i].m = make(map[string]map[*Session]struct{})
+		r.users[i].m = make(map[string]map[*Session]struct{})
 	}
 }
 
@@ -96,4 +107,78 @@ func (r *registry) numChannels() int {
 		sh.mu.RUnlock()
 	}
 	return n
+}
+
+func (r *registry) indexShard(idx *[shards]indexShard, key string) *indexShard {
+	return &idx[maphash.String(r.seed, key)%shards]
+}
+
+// index adds s under key ("" is not indexed: anonymous users).
+func (r *registry) index(idx *[shards]indexShard, key string, s *Session) {
+	if key == "" {
+		return
+	}
+	sh := r.indexShard(idx, key)
+	sh.mu.Lock()
+	set := sh.m[key]
+	if set == nil {
+		set = make(map[*Session]struct{}, 1)
+		sh.m[key] = set
+	}
+	set[s] = struct{}{}
+	sh.mu.Unlock()
+}
+
+func (r *registry) unindex(idx *[shards]indexShard, key string, s *Session) {
+	if key == "" {
+		return
+	}
+	sh := r.indexShard(idx, key)
+	sh.mu.Lock()
+	if set := sh.m[key]; set != nil {
+		delete(set, s)
+		if len(set) == 0 {
+			delete(sh.m, key)
+		}
+	}
+	sh.mu.Unlock()
+}
+
+// lookup returns the sessions indexed under key.
+func (r *registry) lookup(idx *[shards]indexShard, key string) []*Session {
+	if key == "" {
+		return nil
+	}
+	sh := r.indexShard(idx, key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	out := make([]*Session, 0, len(sh.m[key]))
+	for s := range sh.m[key] {
+		out = append(out, s)
+	}
+	return out
+}
+
+// numKeys counts distinct keys of an index (e.g. distinct users).
+func (r *registry) numKeys(idx *[shards]indexShard) int {
+	n := 0
+	for i := range idx {
+		idx[i].mu.Lock()
+		n += len(idx[i].m)
+		idx[i].mu.Unlock()
+	}
+	return n
+}
+
+// eachChannel calls fn with every channel that has local subscribers and
+// their number, under the channel's shard lock (fn must not block).
+func (r *registry) eachChannel(fn func(channel string, subscribers int)) {
+	for i := range r.subs {
+		sh := &r.subs[i]
+		sh.mu.RLock()
+		for ch, subs := range sh.channels {
+			fn(ch, len(subs))
+		}
+		sh.mu.RUnlock()
+	}
 }

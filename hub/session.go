@@ -1,7 +1,6 @@
 package hub
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"slices"
@@ -32,9 +31,12 @@ type Session struct {
 
 	mu       sync.Mutex // guards the fields below
 	state    sessionState
-	id       string
+	id       string // set once by connect, before any subscription
+	user     string // "" for anonymous connections
 	channels []string // subscribed channels; a slice, as most connections have a few
 	errors   int
+	tokens   float64   // client publish rate limit bucket
+	refilled time.Time // when tokens was last refilled
 
 	created  int64        // unix nanos, for connect_timeout
 	nextPing atomic.Int64 // unix nanos of the next ping
@@ -96,6 +98,14 @@ func (s *Session) handle(cmd *protocol.Command) {
 		s.reply(&protocol.Reply{ID: cmd.ID, Pong: &protocol.PongResult{}})
 	case cmd.Pong != nil:
 		s.pingSent.Store(0)
+	case cmd.History != nil:
+		err = s.history(cmd.ID, cmd.History)
+	case cmd.Presence != nil:
+		err = s.presence(cmd.ID, cmd.Presence)
+	case cmd.PresenceStats != nil:
+		err = s.presenceStats(cmd.ID, cmd.PresenceStats)
+	case cmd.RPC != nil:
+		err = s.rpc(cmd.ID, cmd.RPC)
 	}
 	if err != nil {
 		s.fail(cmd.ID, err)
@@ -112,6 +122,8 @@ func (s *Session) connect(id uint32, _ *protocol.ConnectRequest) error {
 	s.id = newClientID()
 	clientID := s.id
 	s.mu.Unlock()
+	s.hub.reg.index(&s.hub.reg.ids, clientID, s)
+	s.hub.reg.index(&s.hub.reg.users, s.user, s)
 
 	cfg := &s.hub.cfg
 	first := cfg.PingInterval - time.Duration(float64(cfg.PingInterval)*0.1*jitter())
@@ -122,76 +134,6 @@ func (s *Session) connect(id uint32, _ *protocol.ConnectRequest) error {
 		Ping:    uint32(cfg.PingInterval / time.Second),
 		Pong:    true,
 	}})
-	return nil
-}
-
-func (s *Session) subscribe(id uint32, req *protocol.SubscribeRequest) error {
-	if _, err := s.hub.cfg.Namespaces.Resolve(req.Channel); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	if slices.Contains(s.channels, req.Channel) {
-		s.mu.Unlock()
-		return herald.Errorf(herald.ErrAlreadySubscribed, "already subscribed to %q", req.Channel)
-	}
-	if len(s.channels) >= s.hub.cfg.ChannelLimit {
-		s.mu.Unlock()
-		return herald.Errorf(herald.ErrLimitExceeded, "a connection may subscribe to at most %d channels (client.channel_limit)", s.hub.cfg.ChannelLimit)
-	}
-	// Claim the channel before registering so that a concurrent close
-	// (which walks s.channels) unregisters it too.
-	s.channels = append(s.channels, req.Channel)
-	closed := s.state == stateClosed
-	s.mu.Unlock()
-	if closed {
-		return nil
-	}
-
-	var reply []byte
-	if id != 0 {
-		reply = protocol.EncodeReply(&protocol.Reply{ID: id, Subscribe: &protocol.SubscribeResult{}})
-	}
-	if err := s.hub.subscribe(context.Background(), s, req.Channel, reply); err != nil {
-		s.mu.Lock()
-		s.channels = removeChannel(s.channels, req.Channel)
-		s.mu.Unlock()
-		return err
-	}
-	if s.isClosed() {
-		// The session ended while registering; make sure nothing stays behind.
-		s.hub.unsubscribe(s, req.Channel)
-	}
-	return nil
-}
-
-func (s *Session) unsubscribe(id uint32, req *protocol.UnsubscribeRequest) error {
-	if err := herald.ValidateChannel(req.Channel, 1<<16); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	ok := slices.Contains(s.channels, req.Channel)
-	s.channels = removeChannel(s.channels, req.Channel)
-	s.mu.Unlock()
-	if ok {
-		s.hub.unsubscribe(s, req.Channel)
-	}
-	s.reply(&protocol.Reply{ID: id, Unsubscribe: &protocol.UnsubscribeResult{}})
-	return nil
-}
-
-func (s *Session) publish(id uint32, req *protocol.PublishRequest) error {
-	opts, err := s.hub.cfg.Namespaces.Resolve(req.Channel)
-	if err != nil {
-		return err
-	}
-	if !opts.AllowPublish {
-		return herald.Errorf(herald.ErrPermissionDenied, "clients may not publish to %q: its namespace does not set allow_publish", req.Channel)
-	}
-	pos, err := s.hub.Publish(context.Background(), req.Channel, req.Data, "client")
-	if err != nil {
-		return err
-	}
-	s.reply(&protocol.Reply{ID: id, Publish: &protocol.PublishResult{Offset: pos.Offset, Epoch: pos.Epoch}})
 	return nil
 }
 
@@ -305,8 +247,10 @@ func (s *Session) markClosed() ([]string, bool) {
 // release unregisters a closed session and counts why it ended.
 func (s *Session) release(channels []string, d *herald.Disconnect) {
 	for _, ch := range channels {
-		s.hub.unsubscribe(s, ch)
+		s.hub.leave(s, ch)
 	}
+	s.hub.reg.unindex(&s.hub.reg.ids, s.id, s)
+	s.hub.reg.unindex(&s.hub.reg.users, s.user, s)
 	if d != nil {
 		s.hub.m.Disconnect(d.Code, d.Name)
 		if clientFault[d.Code] {
@@ -329,6 +273,11 @@ func newClientID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// clientInfo is what presence and join/leave tell about s.
+func (s *Session) clientInfo() herald.ClientInfo {
+	return herald.ClientInfo{Client: s.id, User: s.user}
 }
 
 // removeChannel deletes ch from the set without keeping order.

@@ -30,6 +30,7 @@ type Metrics struct {
 	Publications   *prometheus.CounterVec // by source: api, client
 	PublishLatency prometheus.Histogram
 	QueueDrops     prometheus.Counter
+	Recoveries     *prometheus.CounterVec // by outcome: recovered true or false
 	Handshakes     *prometheus.CounterVec // refused handshakes by reason
 	APIRequests    *prometheus.CounterVec // by method and status
 }
@@ -62,6 +63,8 @@ func New() *Metrics {
 		PublishLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "herald_publish_duration_seconds", Help: "Time to publish: broker append and local fan-out.",
 			Buckets: prometheus.ExponentialBuckets(0.00001, 4, 10)}),
+		Recoveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_recoveries_total", Help: "Subscribes with recover, by whether every missed publication was replayed."}, []string{"recovered"}),
 		QueueDrops: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "herald_queue_drops_total", Help: "Connections cut because their outbound queue overflowed (slow clients)."}),
 		Handshakes: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -75,7 +78,7 @@ func New() *Metrics {
 		m.Connections, m.Subscriptions, m.Channels,
 		m.MessagesIn, m.MessagesOut, m.BytesIn, m.BytesOut,
 		m.Disconnects, m.CommandErrors, m.Publications, m.PublishLatency,
-		m.QueueDrops, m.Handshakes, m.APIRequests,
+		m.QueueDrops, m.Recoveries, m.Handshakes, m.APIRequests,
 	)
 	return m
 }

@@ -15,7 +15,11 @@ type Command struct {
 	Publish     *PublishRequest     `json:"publish,omitempty"`
 	Ping        *PingRequest        `json:"ping,omitempty"`
 	// Pong answers the server's ping push.
-	Pong *PongRequest `json:"pong,omitempty"`
+	Pong          *PongRequest          `json:"pong,omitempty"`
+	History       *HistoryRequest       `json:"history,omitempty"`
+	Presence      *PresenceRequest      `json:"presence,omitempty"`
+	PresenceStats *PresenceStatsRequest `json:"presence_stats,omitempty"`
+	RPC           *RPCRequest           `json:"rpc,omitempty"`
 }
 
 // ConnectRequest opens the session. It must be the first command.
@@ -49,6 +53,48 @@ type UnsubscribeRequest struct {
 type PublishRequest struct {
 	Channel string          `json:"channel"`
 	Data    json.RawMessage `json:"data"`
+	// Ephemeral publications bypass the channel's history: no offset,
+	// nothing to recover ("someone is typing").
+	Ephemeral bool `json:"ephemeral,omitempty"`
+	// Echo false keeps the publication from coming back to the publisher's
+	// own connection. Absent means true.
+	Echo *bool `json:"echo,omitempty"`
+}
+
+// Position is a place in a channel's stream.
+type Position struct {
+	Offset uint64 `json:"offset"`
+	Epoch  string `json:"epoch"`
+}
+
+// HistoryRequest pages through a channel's history.
+type HistoryRequest struct {
+	Channel string `json:"channel"`
+	// Since pages after this position (before it with Reverse); absent
+	// pages from the oldest (newest with Reverse) publication kept.
+	Since *Position `json:"since,omitempty"`
+	// Limit is the most publications to return; 0 returns only the
+	// channel's position. Negative is an error.
+	Limit int64 `json:"limit,omitempty"`
+	// Reverse pages from newest to oldest.
+	Reverse bool `json:"reverse,omitempty"`
+}
+
+// PresenceRequest lists who is subscribed to a channel with presence on.
+type PresenceRequest struct {
+	Channel string `json:"channel"`
+}
+
+// PresenceStatsRequest counts them.
+type PresenceStatsRequest struct {
+	Channel string `json:"channel"`
+}
+
+// RPCRequest calls a method on the server (or, through it, on the
+// application backend).
+type RPCRequest struct {
+	Method string          `json:"method"`
+	Data   json.RawMessage `json:"data,omitempty"`
 }
 
 // PingRequest asks the server for a pong reply, to measure a round trip or
@@ -74,6 +120,14 @@ func (c *Command) Name() string {
 		return "ping"
 	case c.Pong != nil:
 		return "pong"
+	case c.History != nil:
+		return "history"
+	case c.Presence != nil:
+		return "presence"
+	case c.PresenceStats != nil:
+		return "presence_stats"
+	case c.RPC != nil:
+		return "rpc"
 	}
 	return ""
 }
@@ -81,7 +135,8 @@ func (c *Command) Name() string {
 // count is how many request fields are set; a valid command has one.
 func (c *Command) count() int {
 	n := 0
-	for _, set := range [...]bool{c.Connect != nil, c.Subscribe != nil, c.Unsubscribe != nil, c.Publish != nil, c.Ping != nil, c.Pong != nil} {
+	for _, set := range [...]bool{c.Connect != nil, c.Subscribe != nil, c.Unsubscribe != nil, c.Publish != nil, c.Ping != nil, c.Pong != nil,
+		c.History != nil, c.Presence != nil, c.PresenceStats != nil, c.RPC != nil} {
 		if set {
 			n++
 		}

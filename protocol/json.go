@@ -57,7 +57,7 @@ func DecodeCommand(msg []byte) (*Command, *DecodeError) {
 		}
 		return nil, unknownCommand(cmd.ID, msg)
 	default:
-		return nil, &DecodeError{ID: cmd.ID, Message: "a command carries exactly one of connect, subscribe, unsubscribe, publish, ping, pong"}
+		return nil, &DecodeError{ID: cmd.ID, Message: "a command carries exactly one of " + commandList}
 	}
 }
 
@@ -114,9 +114,10 @@ func unknownCommand(id uint32, msg []byte) *DecodeError {
 	return &DecodeError{ID: id, Unknown: true, Message: fmt.Sprintf("unknown command %s: protocol v1 knows %s", strings.Join(names, ", "), commandList)}
 }
 
-const commandList = "connect, subscribe, unsubscribe, publish, ping, pong"
+const commandList = "connect, subscribe, unsubscribe, publish, ping, pong, history, presence, presence_stats, rpc"
 
-var knownCommands = map[string]bool{"connect": true, "subscribe": true, "unsubscribe": true, "publish": true, "ping": true, "pong": true}
+var knownCommands = map[string]bool{"connect": true, "subscribe": true, "unsubscribe": true, "publish": true, "ping": true, "pong": true,
+	"history": true, "presence": true, "presence_stats": true, "rpc": true}
 
 func describeJSONError(err error) string {
 	var typeErr *json.UnmarshalTypeError

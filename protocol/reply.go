@@ -8,11 +8,15 @@ type Reply struct {
 	ID    uint32 `json:"id,omitempty"`
 	Error *Error `json:"error,omitempty"`
 
-	Connect     *ConnectResult     `json:"connect,omitempty"`
-	Subscribe   *SubscribeResult   `json:"subscribe,omitempty"`
-	Unsubscribe *UnsubscribeResult `json:"unsubscribe,omitempty"`
-	Publish     *PublishResult     `json:"publish,omitempty"`
-	Pong        *PongResult        `json:"pong,omitempty"`
+	Connect       *ConnectResult       `json:"connect,omitempty"`
+	Subscribe     *SubscribeResult     `json:"subscribe,omitempty"`
+	Unsubscribe   *UnsubscribeResult   `json:"unsubscribe,omitempty"`
+	Publish       *PublishResult       `json:"publish,omitempty"`
+	Pong          *PongResult          `json:"pong,omitempty"`
+	History       *HistoryResult       `json:"history,omitempty"`
+	Presence      *PresenceResult      `json:"presence,omitempty"`
+	PresenceStats *PresenceStatsResult `json:"presence_stats,omitempty"`
+	RPC           *RPCResult           `json:"rpc,omitempty"`
 }
 
 // Error is a failed command's reply: a stable code from the catalog, a
@@ -36,11 +40,20 @@ type ConnectResult struct {
 	Pong bool `json:"pong"`
 }
 
-// SubscribeResult confirms a subscription. With history on, Offset and
-// Epoch are the channel's current position, from which a client recovers.
+// SubscribeResult confirms a subscription. In a channel that keeps history
+// (Recoverable), Offset and Epoch are the position the client is at once
+// it has processed the reply: later publications arrive live, earlier ones
+// can be recovered from it.
 type SubscribeResult struct {
-	Offset uint64 `json:"offset,omitempty"`
-	Epoch  string `json:"epoch,omitempty"`
+	Offset      uint64 `json:"offset,omitempty"`
+	Epoch       string `json:"epoch,omitempty"`
+	Recoverable bool   `json:"recoverable,omitempty"`
+	// Recovered answers a subscribe with recover: true when Publications
+	// hold every publication missed since the given position, in order;
+	// false when they cannot (epoch changed, history trimmed or expired,
+	// too many missed) and the app should refetch its state.
+	Recovered    bool      `json:"recovered,omitempty"`
+	Publications []PubPush `json:"publications,omitempty"`
 }
 
 // UnsubscribeResult confirms the end of a subscription.
@@ -56,6 +69,37 @@ type PublishResult struct {
 // PongResult answers a ping command.
 type PongResult struct{}
 
+// HistoryResult is a page of history and the channel's current position.
+// Every field is always present, so scripts can rely on them.
+type HistoryResult struct {
+	Publications []PubPush `json:"publications"`
+	Offset       uint64    `json:"offset"`
+	Epoch        string    `json:"epoch"`
+}
+
+// ClientInfo describes a connection in presence and join/leave pushes.
+type ClientInfo struct {
+	Client string          `json:"client"`
+	User   string          `json:"user"`
+	Info   json.RawMessage `json:"info,omitempty"`
+}
+
+// PresenceResult lists a channel's subscribers by client id.
+type PresenceResult struct {
+	Presence map[string]ClientInfo `json:"presence"`
+}
+
+// PresenceStatsResult counts them; anonymous clients are not users.
+type PresenceStatsResult struct {
+	NumClients int `json:"num_clients"`
+	NumUsers   int `json:"num_users"`
+}
+
+// RPCResult is the method's answer.
+type RPCResult struct {
+	Data json.RawMessage `json:"data,omitempty"`
+}
+
 // Push is a server-to-client message that answers no command. Channel is
 // set for the pushes that concern one channel.
 type Push struct {
@@ -63,7 +107,24 @@ type Push struct {
 	Pub        *PubPush        `json:"pub,omitempty"`
 	Disconnect *DisconnectPush `json:"disconnect,omitempty"`
 	Ping       *PingPush       `json:"ping,omitempty"`
+	Join       *ClientInfo     `json:"join,omitempty"`
+	Leave      *ClientInfo     `json:"leave,omitempty"`
+	// Sub tells that the server subscribed the connection to Channel (server
+	// API subscribe); Unsub that it ended a subscription.
+	Sub   *SubPush   `json:"sub,omitempty"`
+	Unsub *UnsubPush `json:"unsub,omitempty"`
 }
+
+// SubPush announces a subscription made by the server, with the channel's
+// position as in SubscribeResult.
+type SubPush struct {
+	Offset      uint64 `json:"offset,omitempty"`
+	Epoch       string `json:"epoch,omitempty"`
+	Recoverable bool   `json:"recoverable,omitempty"`
+}
+
+// UnsubPush announces the end of a subscription made by the server.
+type UnsubPush struct{}
 
 // PubPush is a publication delivered to a subscriber.
 type PubPush struct {

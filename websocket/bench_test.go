@@ -82,7 +82,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 	for b.Loop() {
 		want += benchSubscribers
 		rc.want.Store(want)
-		if _, err := h.Publish(ctx, "bench", data, "api"); err != nil {
+		if _, err := h.Publish(ctx, "bench", data, hub.PublishRequest{Source: "api"}); err != nil {
 			b.Fatal(err)
 		}
 		select {

@@ -199,7 +199,7 @@ func TestConcurrentPublishersOneOrder(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range each {
-				if _, err := ts.hub.Publish(t.Context(), "history:order", []byte(fmt.Sprintf(`"%d-%d"`, p, i)), "api"); err != nil {
+				if _, err := ts.hub.Publish(t.Context(), "history:order", []byte(fmt.Sprintf(`"%d-%d"`, p, i)), hub.PublishRequest{Source: "api"}); err != nil {
 					t.Error(err)
 				}
 			}

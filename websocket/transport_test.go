@@ -190,7 +190,7 @@ func TestSlowSubscriberIsDisconnected(t *testing.T) {
 		if i == 10000 { // 160 MB: far more than socket buffers and the queue hold
 			t.Fatal("the slow subscriber was never disconnected")
 		}
-		if _, err := ts.hub.Publish(ctx, "firehose", payload, "api"); err != nil {
+		if _, err := ts.hub.Publish(ctx, "firehose", payload, hub.PublishRequest{Source: "api"}); err != nil {
 			t.Fatal(err)
 		}
 		if m := healthy.next(); m["pub"] == nil {

@@ -50,10 +50,14 @@ type ClientConfig struct {
 	PongTimeout    Duration `yaml:"pong_timeout" doc:"How long a client has to answer a ping before it is disconnected with 4002 (no_pong)."`
 	ConnectTimeout Duration `yaml:"connect_timeout" doc:"How long a new connection has to send connect before it is closed with 4003."`
 	MaxErrors      int      `yaml:"max_errors" doc:"Invalid commands one connection may send before it is disconnected with 4501 (too_many_errors)."`
+	PublishRate    int      `yaml:"publish_rate" doc:"Client publications per second one connection may send (0: no limit); more get error 115 (too_many_requests)."`
+	PublishBurst   int      `yaml:"publish_burst" doc:"Client publications one connection may send at once above publish_rate."`
+	RecoveryMax    int      `yaml:"recovery_max" doc:"Most publications replayed to one subscribe with recover; a client that missed more gets recovered: false and refetches."`
 }
 
 type APIConfig struct {
-	MaxBodySize Size `yaml:"max_body_size" doc:"Largest server API request body."`
+	MaxBodySize       Size     `yaml:"max_body_size" doc:"Largest server API request body."`
+	IdempotencyWindow Duration `yaml:"idempotency_window" doc:"How long a publish's idempotency_key is remembered: a retry within it returns the first result instead of publishing twice."`
 }
 
 type ShutdownConfig struct {
@@ -66,6 +70,8 @@ type NamespaceConfig struct {
 	MaxChannelLength int      `yaml:"max_channel_length" doc:"Longest channel name in bytes, namespace included."`
 	HistorySize      int      `yaml:"history_size" doc:"Publications kept per channel (0: none); with history, publications carry an offset and an epoch."`
 	HistoryTTL       Duration `yaml:"history_ttl" doc:"How long a channel's history outlives its last publication. Required with history_size."`
+	Presence         bool     `yaml:"presence" doc:"Keep who is subscribed, for the presence and presence_stats commands and API methods."`
+	JoinLeave        bool     `yaml:"join_leave" doc:"Send join and leave pushes to subscribers when a client subscribes, unsubscribes or disconnects."`
 }
 
 type DebugConfig struct {
@@ -90,8 +96,11 @@ func defaultConfig() Config {
 			PongTimeout:    Duration(10 * time.Second),
 			ConnectTimeout: Duration(10 * time.Second),
 			MaxErrors:      20,
+			PublishRate:    20,
+			PublishBurst:   40,
+			RecoveryMax:    1000,
 		},
-		API:      APIConfig{MaxBodySize: 1 << 20},
+		API:      APIConfig{MaxBodySize: 1 << 20, IdempotencyWindow: Duration(5 * time.Minute)},
 		Shutdown: ShutdownConfig{Drain: Duration(5 * time.Second), Timeout: Duration(30 * time.Second)},
 		Channel:  NamespaceConfig{MaxChannelLength: 255},
 	}

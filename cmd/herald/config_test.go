@@ -235,10 +235,10 @@ func TestConfigFileErrors(t *testing.T) {
 			"config herald.yaml: line 1: lisen: unknown key (known keys: api, api_key, channel, client, debug, dev, listen, log, namespaces, shutdown, websocket)",
 		}},
 		{"unknown key in channel", "channel:\n  allow_publsh: true\n", []string{
-			"config herald.yaml: line 2: channel.allow_publsh: unknown key (known keys under channel: allow_publish, history_size, history_ttl, max_channel_length)",
+			"config herald.yaml: line 2: channel.allow_publsh: unknown key (known keys under channel: allow_publish, history_size, history_ttl, join_leave, max_channel_length, presence)",
 		}},
 		{"unknown key in a namespace", "namespaces:\n  chat:\n    history: 10\n", []string{
-			"config herald.yaml: line 3: namespaces.chat.history: unknown key (known keys under namespaces.chat: allow_publish, history_size, history_ttl, max_channel_length)",
+			"config herald.yaml: line 3: namespaces.chat.history: unknown key (known keys under namespaces.chat: allow_publish, history_size, history_ttl, join_leave, max_channel_length, presence)",
 		}},
 		{"several at once", "client:\n  ping_interval: fast\n  max_errors: x\nbogus: 1\n", []string{
 			`config herald.yaml: line 2: client.ping_interval: expected a duration like 25s or 1m30s, got "fast"`,

@@ -29,6 +29,9 @@ func (c *Config) validate() error {
 	if c.API.MaxBodySize <= 0 {
 		p.add("api.max_body_size", "must be more than 0, got %s", c.API.MaxBodySize)
 	}
+	if c.API.IdempotencyWindow <= 0 {
+		p.add("api.idempotency_window", "must be more than 0, got %s", c.API.IdempotencyWindow)
+	}
 	if c.Shutdown.Drain < 0 {
 		p.add("shutdown.drain", "must not be negative, got %s", c.Shutdown.Drain)
 	}
@@ -125,6 +128,15 @@ func (c *Config) validateClient(p *problems) {
 	}
 	if cl.ConnectTimeout <= 0 {
 		p.add("client.connect_timeout", "must be more than 0, got %s", cl.ConnectTimeout)
+	}
+	if cl.PublishRate < 0 {
+		p.add("client.publish_rate", "must not be negative (0: no limit), got %d", cl.PublishRate)
+	}
+	if cl.PublishRate > 0 && cl.PublishBurst < 1 {
+		p.add("client.publish_burst", "must be at least 1 when publish_rate is set, got %d", cl.PublishBurst)
+	}
+	if cl.RecoveryMax < 1 {
+		p.add("client.recovery_max", "must be at least 1, got %d", cl.RecoveryMax)
 	}
 	if cl.MaxErrors < 1 {
 		p.add("client.max_errors", "must be at least 1, got %d", cl.MaxErrors)

@@ -55,6 +55,8 @@ func applyDev(cfg *Config, w io.Writer) {
 	}
 	dev := func(ns *NamespaceConfig) {
 		ns.AllowPublish = true
+		ns.Presence = true
+		ns.JoinLeave = true
 		if ns.HistorySize == 0 {
 			ns.HistorySize = 100
 			ns.HistoryTTL = Duration(5 * time.Minute)
@@ -66,12 +68,13 @@ func applyDev(cfg *Config, w io.Writer) {
 		cfg.Namespaces[name] = ns
 	}
 	banner := []string{
-		"WARNING: development mode (--dev) is INSECURE: anonymous connections, client publish",
-		"and history in every channel, any namespace accepted. Never use it in production.",
+		"WARNING: development mode (--dev) is INSECURE: anonymous connections; client publish,",
+		"history, presence and join/leave in every channel; any namespace accepted; the RPC",
+		"method echo. Never use it in production.",
 		"API key: " + cfg.APIKey,
 	}
 	if generated {
-		banner[2] += " (random; set one with --api-key)"
+		banner[3] += " (random; set one with --api-key)"
 	}
 	for _, l := range banner {
 		fmt.Fprintln(w, "herald: "+l)

@@ -32,16 +32,22 @@ type server struct {
 func newServer(cfg Config, log *slog.Logger) (*server, error) {
 	m := metrics.New()
 	h := hub.New(hub.Config{
-		Namespaces:     namespaces(cfg),
-		ChannelLimit:   cfg.Client.ChannelLimit,
-		QueueSize:      int(cfg.Client.QueueSize),
-		PingInterval:   time.Duration(cfg.Client.PingInterval),
-		PongTimeout:    time.Duration(cfg.Client.PongTimeout),
-		ConnectTimeout: time.Duration(cfg.Client.ConnectTimeout),
-		MaxErrors:      cfg.Client.MaxErrors,
-		Version:        version,
-		Logger:         log,
-		Metrics:        m,
+		Namespaces:        namespaces(cfg),
+		ChannelLimit:      cfg.Client.ChannelLimit,
+		QueueSize:         int(cfg.Client.QueueSize),
+		PingInterval:      time.Duration(cfg.Client.PingInterval),
+		PongTimeout:       time.Duration(cfg.Client.PongTimeout),
+		ConnectTimeout:    time.Duration(cfg.Client.ConnectTimeout),
+		MaxErrors:         cfg.Client.MaxErrors,
+		PublishRate:       float64(cfg.Client.PublishRate),
+		PublishBurst:      cfg.Client.PublishBurst,
+		RecoveryMax:       cfg.Client.RecoveryMax,
+		IdempotencyWindow: time.Duration(cfg.API.IdempotencyWindow),
+		Presence:          memory.NewPresence(),
+		RPC:               rpcMethods(cfg),
+		Version:           version,
+		Logger:            log,
+		Metrics:           m,
 	}, memory.New())
 	s := &server{cfg: cfg, log: log, hub: h}
 
@@ -96,6 +102,8 @@ func namespaces(cfg Config) herald.Namespaces {
 			MaxChannelLength: n.MaxChannelLength,
 			HistorySize:      n.HistorySize,
 			HistoryTTL:       time.Duration(n.HistoryTTL),
+			Presence:         n.Presence,
+			JoinLeave:        n.JoinLeave,
 		}
 	}
 	ns := herald.Namespaces{Default: conv(cfg.Channel), Named: map[string]herald.NamespaceOptions{}, AnyNamespace: cfg.Dev}
@@ -103,6 +111,15 @@ func namespaces(cfg Config) herald.Namespaces {
 		ns.Named[name] = conv(n)
 	}
 	return ns
+}
+
+// rpcMethods are the RPC methods built in: echo in development mode.
+// Applications add theirs through the backend hooks.
+func rpcMethods(cfg Config) map[string]hub.RPCHandler {
+	if !cfg.Dev {
+		return nil
+	}
+	return map[string]hub.RPCHandler{"echo": hub.EchoRPC}
 }
 
 func writeStatus(w http.ResponseWriter, code int, status string) {

@@ -32,12 +32,18 @@ export const ErrorCode = {
   TooLarge: 113,
   /** The server is draining or a backend is not reachable. Retry later, with backoff. */
   Unavailable: 114,
+  /** A rate limit was hit, e.g. client.publish_rate. Retry later, with backoff. */
+  TooManyRequests: 115,
+  /** The rpc command named a method the server does not know. */
+  UnknownMethod: 116,
+  /** The offset and epoch given are not in the channel's history: the epoch changed (history lost), or the offset is beyond the channel's latest publication. Refetch the state. */
+  UnrecoverablePosition: 117,
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /** Whether retrying the same command later may succeed. */
-export const temporaryErrors: ReadonlySet<number> = new Set([100, 114]);
+export const temporaryErrors: ReadonlySet<number> = new Set([100, 114, 115]);
 
 /** Disconnect codes: the WebSocket close code and the disconnect push carry one. */
 export const DisconnectCode = {
