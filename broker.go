@@ -31,9 +31,10 @@ type PublishOptions struct {
 	HistorySize int
 	// HistoryTTL is how long the history outlives the last publication.
 	HistoryTTL time.Duration
-	// IdempotencyKey, when set, makes a retry of the same publication
-	// within IdempotencyWindow return the first result instead of
-	// publishing again.
+	// IdempotencyKey, when set with a positive IdempotencyWindow, makes a
+	// publish with the same key to the same channel within the window
+	// return the first result instead of publishing again, whatever its
+	// data.
 	IdempotencyKey    string
 	IdempotencyWindow time.Duration
 	// Origin is copied to the delivered Publication (see Publication.Origin).
@@ -47,10 +48,11 @@ type HistoryOptions struct {
 	// oldest publication (forward) or the newest (Reverse). Since.Epoch is
 	// not checked by the broker: the caller compares it with the result's.
 	Since *StreamPosition
-	// Limit is the most publications to return; 0 returns none, only the
-	// stream's position.
+	// Limit is the most publications to return; 0 (or less) returns none,
+	// only the stream's position. Callers cap it; there is no "all".
 	Limit int
-	// Reverse pages from newest to oldest.
+	// Reverse pages from newest to oldest. With Since.Offset 0 nothing is
+	// "before" it: a nil Since pages from the newest.
 	Reverse bool
 	// Stream creates the channel's stream with these options if it has none,
 	// so that the position returned stays valid for later publications.
@@ -65,7 +67,10 @@ type HistoryResult struct {
 }
 
 // BrokerHandler receives what the broker delivers to this node. Every method
-// must not block: the hub only queues to its subscribers.
+// must not block: the hub only queues to its subscribers. A broker may call
+// HandlePublication, HandleJoin and HandleLeave while it holds the
+// channel's lock (that is how delivery order follows offset order), so
+// they must not call back into the broker for the same channel.
 type BrokerHandler interface {
 	// HandlePublication is called in offset order per channel.
 	HandlePublication(channel string, pub Publication)
@@ -85,7 +90,8 @@ type Broker interface {
 	// Start begins delivering to h; it returns once the broker accepts
 	// calls.
 	Start(h BrokerHandler) error
-	// Publish appends data to the channel's stream and delivers it.
+	// Publish appends data to the channel's stream and delivers it. The
+	// broker may keep data without copying it: callers must not change it.
 	Publish(ctx context.Context, channel string, data []byte, opts PublishOptions) (StreamPosition, error)
 	// PublishJoin and PublishLeave deliver join and leave events.
 	PublishJoin(ctx context.Context, channel string, c ClientInfo) error
