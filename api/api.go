@@ -19,14 +19,32 @@ import (
 	"strings"
 
 	"github.com/heraldrt/herald"
+	"github.com/heraldrt/herald/hub"
 	"github.com/heraldrt/herald/metrics"
 )
 
-// Publisher publishes to channels (the hub does).
-type Publisher interface {
-	Publish(ctx context.Context, channel string, data []byte, source string) (herald.StreamPosition, error)
-	Broadcast(ctx context.Context, channels []string, data []byte, source string) ([]herald.StreamPosition, []error, error)
+// Hub is what the API calls on: the hub validates channels and targets
+// and applies the namespaces' options, so the API only decodes requests and
+// shapes answers.
+type Hub interface {
+	Publish(ctx context.Context, channel string, data []byte, req hub.PublishRequest) (herald.StreamPosition, error)
+	Broadcast(ctx context.Context, channels []string, data []byte, req hub.PublishRequest) ([]herald.StreamPosition, []error, error)
+	History(ctx context.Context, channel string, q hub.HistoryQuery) (herald.HistoryResult, error)
+	RemoveHistory(ctx context.Context, channel string) error
+	Presence(ctx context.Context, channel string) (map[string]herald.ClientInfo, error)
+	PresenceStats(ctx context.Context, channel string) (herald.PresenceStats, error)
+	SubscribeTarget(ctx context.Context, t hub.Target, channel string) error
+	UnsubscribeTarget(ctx context.Context, t hub.Target, channel string) error
+	DisconnectTarget(ctx context.Context, t hub.Target, d herald.Disconnect) error
+	Channels(pattern string) (map[string]hub.ChannelInfo, error)
+	Info() hub.NodeInfo
 }
+
+var _ Hub = (*hub.Hub)(nil)
+
+// method is one API method: it decodes its JSON body and returns the
+// value to answer with.
+type method func(ctx context.Context, body []byte) (any, error)
 
 // Options configure the API. Zero fields take the defaults noted.
 type Options struct {
@@ -44,12 +62,12 @@ type Options struct {
 type Handler struct {
 	opts    Options
 	keyHash [32]byte
-	pub     Publisher
-	methods map[string]func(ctx context.Context, body []byte) (any, error)
+	hub     Hub
+	methods map[string]method
 }
 
 // NewHandler returns the API handler; mount it at /api/.
-func NewHandler(opts Options, pub Publisher) *Handler {
+func NewHandler(opts Options, hb Hub) *Handler {
 	if opts.MaxBodySize <= 0 {
 		opts.MaxBodySize = 1 << 20
 	}
@@ -59,10 +77,20 @@ func NewHandler(opts Options, pub Publisher) *Handler {
 	if opts.Metrics == nil {
 		opts.Metrics = metrics.New()
 	}
-	h := &Handler{opts: opts, keyHash: sha256.Sum256([]byte(opts.Key)), pub: pub}
-	h.methods = map[string]func(context.Context, []byte) (any, error){
-		"publish":   h.publish,
-		"broadcast": h.broadcast,
+	h := &Handler{opts: opts, keyHash: sha256.Sum256([]byte(opts.Key)), hub: hb}
+	h.methods = map[string]method{
+		"publish":        h.publish,
+		"broadcast":      h.broadcast,
+		"history":        h.history,
+		"history_remove": h.historyRemove,
+		"presence":       h.presence,
+		"presence_stats": h.presenceStats,
+		"subscribe":      h.subscribe,
+		"unsubscribe":    h.unsubscribe,
+		"disconnect":     h.disconnect,
+		"channels":       h.channels,
+		"info":           h.info,
+		"batch":          h.batch,
 	}
 	return h
 }
@@ -83,7 +111,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, method string) i
 	}
 	fn, ok := h.methods[method]
 	if !ok {
-		return writeError(w, herald.Errorf(herald.ErrUnknownCommand, "unknown API method %q: see docs/api.md", method))
+		return writeError(w, unknownMethod(method))
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -102,6 +130,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, method string) i
 		return writeError(w, err)
 	}
 	return writeJSON(w, http.StatusOK, res)
+}
+
+func unknownMethod(name string) error {
+	return herald.Errorf(herald.ErrUnknownCommand, "unknown API method %q: see docs/api.md", name)
 }
 
 // authorize compares the key in constant time; hashing first also hides
@@ -124,6 +156,9 @@ func (h *Handler) authorize(r *http.Request) error {
 // decode reads a request body strictly: unknown fields are refused, so a
 // typo like "chanel" is an error instead of a silent no-op.
 func decode(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return herald.Errorf(herald.ErrBadRequest, "the request body is empty: send a JSON object, {} if the method needs no field")
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -143,6 +178,16 @@ type errorJSON struct {
 func errorBody(code herald.ErrorCode, msg string) any {
 	return map[string]errorJSON{"error": {Code: uint32(code), Message: msg}}
 }
+
+// toErrorJSON is the API's form of any error: its code and message, or
+// internal with a message that leaks nothing.
+func toErrorJSON(err error) *errorJSON {
+	e := herald.AsError(err)
+	return &errorJSON{Code: uint32(e.Code), Message: e.Error()}
+}
+
+// empty is the answer of methods that only act: {}.
+type empty struct{}
 
 func writeError(w http.ResponseWriter, err error) int {
 	e := herald.AsError(err)

@@ -21,13 +21,18 @@ import (
 const testKey = "test-api-key"
 
 // testNamespaces: the default namespace keeps no history, "history" keeps
-// some, "news" is a plain named namespace; any other namespace is unknown.
+// some, "room" keeps presence, "news" is a plain named namespace; any other
+// namespace is unknown.
 var testNamespaces = herald.Namespaces{
 	Named: map[string]herald.NamespaceOptions{
 		"history": {HistorySize: 10, HistoryTTL: time.Minute},
+		"room":    {Presence: true},
 		"news":    {},
 	},
 }
+
+// testVersion is the server version the hub reports.
+const testVersion = "1.2.3-test"
 
 // env is the real stack behind the API: memory broker, hub, API handler,
 // served over a loopback socket.
@@ -42,7 +47,7 @@ func newEnv(t *testing.T, opts api.Options) *env {
 	t.Helper()
 	m := metrics.New()
 	opts.Metrics = m
-	h := hub.New(hub.Config{Namespaces: testNamespaces, Metrics: m}, memory.New())
+	h := hub.New(hub.Config{Namespaces: testNamespaces, Presence: memory.NewPresence(), Version: testVersion, Metrics: m}, memory.New())
 	if err := h.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -159,6 +164,8 @@ func (*testTransport) Close(herald.Disconnect) error { return nil }
 // the API's publications deliver.
 type subscriber struct {
 	tr *testTransport
+	// id is the client id from the connect reply.
+	id string
 }
 
 func (e *env) subscribe(t *testing.T, channels ...string) *subscriber {
@@ -171,11 +178,20 @@ func (e *env) subscribe(t *testing.T, channels ...string) *subscriber {
 	t.Cleanup(func() { s.HandleClose(nil) })
 	sub := &subscriber{tr: tr}
 	s.HandleFrame([]byte(`{"id":1,"connect":{}}`))
-	sub.next(t)
+	var reply struct {
+		Connect struct {
+			Client string `json:"client"`
+		} `json:"connect"`
+	}
+	if msg := sub.next(t); json.Unmarshal(msg, &reply) != nil || reply.Connect.Client == "" {
+		t.Fatalf("connect reply %s has no client id", msg)
+	}
+	sub.id = reply.Connect.Client
 	for i, ch := range channels {
 		s.HandleFrame(fmt.Appendf(nil, `{"id":%d,"subscribe":{"channel":%q}}`, i+2, ch))
-		if got, want := string(sub.next(t)), fmt.Sprintf(`{"id":%d,"subscribe":{}}`, i+2); got != want {
-			t.Fatalf("subscribe reply = %s, want %s", got, want)
+		// A channel with history adds its position to the reply.
+		if got, want := string(sub.next(t)), fmt.Sprintf(`{"id":%d,"subscribe":{`, i+2); !strings.HasPrefix(got, want) {
+			t.Fatalf("subscribe reply = %s, want %s...}}", got, want)
 		}
 	}
 	return sub

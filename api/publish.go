@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 
 	"github.com/heraldrt/herald"
+	"github.com/heraldrt/herald/hub"
 )
 
 type publishRequest struct {
-	Channel string          `json:"channel"`
-	Data    json.RawMessage `json:"data"`
+	Channel        string          `json:"channel"`
+	Data           json.RawMessage `json:"data"`
+	IdempotencyKey *string         `json:"idempotency_key"`
 }
 
 // publishResult gives the publication's place in its channel's stream;
@@ -24,7 +26,11 @@ func (h *Handler) publish(ctx context.Context, body []byte) (any, error) {
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	pos, err := h.pub.Publish(ctx, req.Channel, req.Data, "api")
+	pr, err := publishOptions(req.IdempotencyKey)
+	if err != nil {
+		return nil, err
+	}
+	pos, err := h.hub.Publish(ctx, req.Channel, req.Data, pr)
 	if err != nil {
 		return nil, err
 	}
@@ -32,8 +38,9 @@ func (h *Handler) publish(ctx context.Context, body []byte) (any, error) {
 }
 
 type broadcastRequest struct {
-	Channels []string        `json:"channels"`
-	Data     json.RawMessage `json:"data"`
+	Channels       []string        `json:"channels"`
+	Data           json.RawMessage `json:"data"`
+	IdempotencyKey *string         `json:"idempotency_key"`
 }
 
 // broadcastResult has one response per channel, in request order: a
@@ -63,7 +70,11 @@ func (h *Handler) broadcast(ctx context.Context, body []byte) (any, error) {
 	if len(req.Channels) > maxBroadcast {
 		return nil, herald.Errorf(herald.ErrBadRequest, "a broadcast may name at most %d channels; split it", maxBroadcast)
 	}
-	pos, errs, err := h.pub.Broadcast(ctx, req.Channels, req.Data, "api")
+	pr, err := publishOptions(req.IdempotencyKey)
+	if err != nil {
+		return nil, err
+	}
+	pos, errs, err := h.hub.Broadcast(ctx, req.Channels, req.Data, pr)
 	if err != nil {
 		return nil, err
 	}
@@ -72,11 +83,28 @@ func (h *Handler) broadcast(ctx context.Context, body []byte) (any, error) {
 		r := &res.Responses[i]
 		r.Channel = ch
 		if errs[i] != nil {
-			e := herald.AsError(errs[i])
-			r.Error = &errorJSON{Code: uint32(e.Code), Message: e.Error()}
+			r.Error = toErrorJSON(errs[i])
 			continue
 		}
 		r.Offset, r.Epoch = pos[i].Offset, pos[i].Epoch
 	}
 	return res, nil
+}
+
+// maxIdempotencyKey bounds what the broker keeps per key for the window.
+const maxIdempotencyKey = 256
+
+// publishOptions checks the optional idempotency key. An empty key is
+// refused rather than taken as "none": it is usually an unset variable on
+// the caller's side, and its retries would then publish twice.
+func publishOptions(key *string) (hub.PublishRequest, error) {
+	req := hub.PublishRequest{Source: "api"}
+	if key == nil {
+		return req, nil
+	}
+	if len(*key) == 0 || len(*key) > maxIdempotencyKey {
+		return req, herald.Errorf(herald.ErrBadRequest, "idempotency_key is %d bytes long: it must be 1 to %d bytes, or left out", len(*key), maxIdempotencyKey)
+	}
+	req.IdempotencyKey = *key
+	return req, nil
 }

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/heraldrt/herald"
@@ -200,4 +201,74 @@ func TestBroadcastLimit(t *testing.T) {
 			t.Fatalf("response %d: %+v", i, r)
 		}
 	}
+}
+
+// TestPublishIdempotent: a retry with the same idempotency key answers the
+// first result and delivers nothing more; another key publishes again.
+func TestPublishIdempotent(t *testing.T) {
+	e := newEnv(t, api.Options{Key: testKey})
+	sub := e.subscribe(t, "history:a")
+	var first, retry, other publishResult
+	decodeOK(t, e.post(t, "publish", `{"channel":"history:a","data":1,"idempotency_key":"order-42"}`), &first)
+	decodeOK(t, e.post(t, "publish", `{"channel":"history:a","data":1,"idempotency_key":"order-42"}`), &retry)
+	if first.Offset != 1 || retry != first {
+		t.Errorf("first %+v, retry %+v: want offset 1 twice", first, retry)
+	}
+	decodeOK(t, e.post(t, "publish", `{"channel":"history:a","data":2,"idempotency_key":"order-43"}`), &other)
+	if other.Offset != 2 {
+		t.Errorf("another key: offset %d, want 2", other.Offset)
+	}
+	for _, want := range []string{
+		fmt.Sprintf(`{"channel":"history:a","pub":{"offset":1,"epoch":%q,"data":1}}`, first.Epoch),
+		fmt.Sprintf(`{"channel":"history:a","pub":{"offset":2,"epoch":%q,"data":2}}`, first.Epoch),
+	} {
+		if got := string(sub.next(t)); got != want {
+			t.Errorf("push = %s, want %s", got, want)
+		}
+	}
+	sub.none(t)
+}
+
+// TestBroadcastIdempotent: a retried broadcast publishes to no channel twice.
+func TestBroadcastIdempotent(t *testing.T) {
+	e := newEnv(t, api.Options{Key: testKey})
+	sub := e.subscribe(t, "history:a", "history:b")
+	body := `{"channels":["history:a","history:b"],"data":1,"idempotency_key":"k"}`
+	var first, retry broadcastResult
+	decodeOK(t, e.post(t, "broadcast", body), &first)
+	decodeOK(t, e.post(t, "broadcast", body), &retry)
+	if len(first.Responses) != 2 || len(retry.Responses) != 2 {
+		t.Fatalf("first %+v, retry %+v: want 2 responses each", first, retry)
+	}
+	for i := range 2 {
+		f, r := first.Responses[i], retry.Responses[i]
+		if f.Error != nil || f.Offset != 1 || r.Offset != f.Offset || r.Epoch != f.Epoch {
+			t.Errorf("response %d: first %+v, retry %+v: want offset 1 twice", i, f, r)
+		}
+	}
+	sub.next(t)
+	sub.next(t)
+	sub.none(t)
+}
+
+func TestPublishIdempotencyKeyRefused(t *testing.T) {
+	e := newEnv(t, api.Options{Key: testKey})
+	sub := e.subscribe(t, "history:a")
+	for name, key := range map[string]string{
+		"empty":     `""`,
+		"257 bytes": `"` + strings.Repeat("k", 257) + `"`,
+		"number":    `42`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			wantError(t, e.post(t, "publish", `{"channel":"history:a","data":1,"idempotency_key":`+key+`}`), 400, herald.ErrBadRequest)
+			wantError(t, e.post(t, "broadcast", `{"channels":["history:a"],"data":1,"idempotency_key":`+key+`}`), 400, herald.ErrBadRequest)
+		})
+	}
+	var res publishResult
+	decodeOK(t, e.post(t, "publish", `{"channel":"history:a","data":1,"idempotency_key":"`+strings.Repeat("k", 256)+`"}`), &res)
+	if res.Offset != 1 {
+		t.Errorf("256-byte key: offset %d, want 1: nothing refused was published", res.Offset)
+	}
+	sub.next(t)
+	sub.none(t)
 }
