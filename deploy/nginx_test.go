@@ -221,18 +221,26 @@ func (c *wsClient) send(t *testing.T, s string) {
 	}
 }
 
+// expect reads the next line that is not a join or leave push (dev mode
+// announces every subscriber) and checks it contains substr.
 func (c *wsClient) expect(t *testing.T, substr string) {
 	t.Helper()
-	select {
-	case line, ok := <-c.lines:
-		if !ok {
-			t.Fatalf("connection ended waiting for %q: %v", substr, <-c.done)
+	for {
+		select {
+		case line, ok := <-c.lines:
+			if !ok {
+				t.Fatalf("connection ended waiting for %q: %v", substr, <-c.done)
+			}
+			if strings.Contains(line, `"join":{`) || strings.Contains(line, `"leave":{`) {
+				continue
+			}
+			if !strings.Contains(line, substr) {
+				t.Fatalf("got %s, want a line containing %s", line, substr)
+			}
+			return
+		case <-time.After(10 * time.Second):
+			t.Fatalf("timed out waiting for %q", substr)
 		}
-		if !strings.Contains(line, substr) {
-			t.Fatalf("got %s, want a line containing %s", line, substr)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("timed out waiting for %q", substr)
 	}
 }
 
