@@ -37,8 +37,11 @@ func (h *Hub) presenceOn(channel string) error {
 	if err != nil {
 		return err
 	}
-	if !ns.Presence || h.cfg.Presence == nil {
+	if !ns.Presence {
 		return herald.Errorf(herald.ErrNotAvailable, "channel %q has no presence: set presence: true in its namespace", channel)
+	}
+	if h.cfg.Presence == nil {
+		return herald.Errorf(herald.ErrNotAvailable, "presence is on for %q but this server has no presence store configured", channel)
 	}
 	return nil
 }
