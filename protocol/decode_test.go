@@ -64,6 +64,62 @@ func TestDecodeCommand(t *testing.T) {
 			want: &protocol.Command{ID: 4, Publish: &protocol.PublishRequest{Channel: "c", Data: json.RawMessage(`[1, 2.50, "<&>"]`)}},
 		},
 		{
+			name: "publish ephemeral without echo",
+			in:   `{"id":4,"publish":{"channel":"c","data":1,"ephemeral":true,"echo":false}}`,
+			want: &protocol.Command{ID: 4, Publish: &protocol.PublishRequest{Channel: "c", Data: json.RawMessage(`1`), Ephemeral: true, Echo: ptr(false)}},
+		},
+		{
+			// Absent echo means true; an explicit true is kept apart from
+			// absent so that it survives a round trip.
+			name: "publish with echo true",
+			in:   `{"id":4,"publish":{"channel":"c","data":1,"echo":true}}`,
+			want: &protocol.Command{ID: 4, Publish: &protocol.PublishRequest{Channel: "c", Data: json.RawMessage(`1`), Echo: ptr(true)}},
+		},
+		{
+			name: "history",
+			in:   `{"id":6,"history":{"channel":"news"}}`,
+			want: &protocol.Command{ID: 6, History: &protocol.HistoryRequest{Channel: "news"}},
+		},
+		{
+			name: "history with every field",
+			in:   `{"id":6,"history":{"channel":"news","since":{"offset":18446744073709551615,"epoch":"xyz"},"limit":10,"reverse":true}}`,
+			want: &protocol.Command{ID: 6, History: &protocol.HistoryRequest{
+				Channel: "news", Since: &protocol.Position{Offset: 1<<64 - 1, Epoch: "xyz"}, Limit: 10, Reverse: true,
+			}},
+		},
+		{
+			name: "history since the start of any epoch",
+			in:   `{"id":6,"history":{"channel":"news","since":{},"limit":1}}`,
+			want: &protocol.Command{ID: 6, History: &protocol.HistoryRequest{Channel: "news", Since: &protocol.Position{}, Limit: 1}},
+		},
+		{
+			// The decoder takes any integer; the hub answers a negative
+			// limit with bad_request, where it can say which command.
+			name: "history with a negative limit decodes",
+			in:   `{"id":6,"history":{"channel":"news","limit":-1}}`,
+			want: &protocol.Command{ID: 6, History: &protocol.HistoryRequest{Channel: "news", Limit: -1}},
+		},
+		{
+			name: "presence",
+			in:   `{"id":7,"presence":{"channel":"chat:lobby"}}`,
+			want: &protocol.Command{ID: 7, Presence: &protocol.PresenceRequest{Channel: "chat:lobby"}},
+		},
+		{
+			name: "presence_stats",
+			in:   `{"id":8,"presence_stats":{"channel":"chat:lobby"}}`,
+			want: &protocol.Command{ID: 8, PresenceStats: &protocol.PresenceStatsRequest{Channel: "chat:lobby"}},
+		},
+		{
+			name: "rpc",
+			in:   `{"id":9,"rpc":{"method":"echo","data":{"x": 1}}}`,
+			want: &protocol.Command{ID: 9, RPC: &protocol.RPCRequest{Method: "echo", Data: json.RawMessage(`{"x": 1}`)}},
+		},
+		{
+			name: "rpc without data",
+			in:   `{"id":9,"rpc":{"method":"now"}}`,
+			want: &protocol.Command{ID: 9, RPC: &protocol.RPCRequest{Method: "now"}},
+		},
+		{
 			name: "ping",
 			in:   `{"id":5,"ping":{}}`,
 			want: &protocol.Command{ID: 5, Ping: &protocol.PingRequest{}},
@@ -108,6 +164,36 @@ func TestDecodeCommand(t *testing.T) {
 			in:      `{"id":8,"subscribe":{"channel":"a","recover":"yes"}}`,
 			errID:   8,
 			errSays: [][]string{{"recover"}, {"a boolean"}},
+		},
+		{
+			name:    "echo is a string",
+			in:      `{"id":8,"publish":{"channel":"a","data":1,"echo":"no"}}`,
+			errID:   8,
+			errSays: [][]string{{"echo"}, {"a boolean"}},
+		},
+		{
+			name:    "limit is a string",
+			in:      `{"id":8,"history":{"channel":"a","limit":"10"}}`,
+			errID:   8,
+			errSays: [][]string{{"limit"}, {"integer"}},
+		},
+		{
+			name:    "since is a number",
+			in:      `{"id":8,"history":{"channel":"a","since":5}}`,
+			errID:   8,
+			errSays: [][]string{{"since"}, {"an object"}},
+		},
+		{
+			name:    "since offset is negative",
+			in:      `{"id":8,"history":{"channel":"a","since":{"offset":-1,"epoch":""}}}`,
+			errID:   8,
+			errSays: [][]string{{"offset"}, {"non-negative integer"}},
+		},
+		{
+			name:    "rpc method is a number",
+			in:      `{"id":8,"rpc":{"method":1}}`,
+			errID:   8,
+			errSays: [][]string{{"method"}, {"a string"}},
 		},
 		{
 			name:    "id above uint32",
@@ -187,10 +273,23 @@ func TestDecodeCommand(t *testing.T) {
 		},
 		{
 			name:       "two unknown commands are both named",
-			in:         `{"id":3,"rpc":{},"history":{}}`,
+			in:         `{"id":3,"refresh":{},"sub_refresh":{}}`,
 			errID:      3,
 			errUnknown: true,
-			errSays:    [][]string{{`"history"`}, {`"rpc"`}},
+			errSays:    [][]string{{`"refresh"`}, {`"sub_refresh"`}},
+		},
+		{
+			name:       "unknown command names every known one",
+			in:         `{"id":3,"message":{}}`,
+			errID:      3,
+			errUnknown: true,
+			errSays:    [][]string{{"connect, subscribe, unsubscribe, publish, ping, pong, history, presence, presence_stats, rpc"}},
+		},
+		{
+			name:    "null history is not unknown",
+			in:      `{"id":5,"history":null}`,
+			errID:   5,
+			errSays: [][]string{{"\"history\" must be an object"}},
 		},
 		{
 			name:       "long unknown name is truncated",
@@ -215,6 +314,12 @@ func TestDecodeCommand(t *testing.T) {
 		{
 			name:    "two commands in one message",
 			in:      `{"id":4,"subscribe":{"channel":"a"},"unsubscribe":{"channel":"a"}}`,
+			errID:   4,
+			errSays: [][]string{{"exactly one"}},
+		},
+		{
+			name:    "history and rpc",
+			in:      `{"id":4,"history":{"channel":"a"},"rpc":{"method":"echo"}}`,
 			errID:   4,
 			errSays: [][]string{{"exactly one"}},
 		},
@@ -318,6 +423,11 @@ func TestDecodeCommands(t *testing.T) {
 			want:  []string{"ping#1", "error#0", "unknown#3", "error#4", "unknown#0", "ping#6"},
 		},
 		{
+			name:  "new commands",
+			frame: "{\"id\":1,\"history\":{\"channel\":\"a\",\"limit\":-1}}\n{\"id\":2,\"presence\":{\"channel\":\"b\"}}\n{\"id\":3,\"presence_stats\":{\"channel\":\"c\"}}\n{\"id\":4,\"rpc\":{\"method\":\"echo\"}}",
+			want:  []string{"history#1 a", "presence#2 b", "presence_stats#3 c", "rpc#4 echo"},
+		},
+		{
 			// A JSON string may not hold a raw newline, so splitting on
 			// newlines never cuts a well-formed message.
 			name:  "newline inside a message splits it",
@@ -349,7 +459,7 @@ func TestDecodeCommands(t *testing.T) {
 // TestDecodeCommandsDoesNotRetain checks that decoded commands do not alias
 // the frame: the transport reuses its read buffer for the next frame.
 func TestDecodeCommandsDoesNotRetain(t *testing.T) {
-	frame := []byte(`{"id":1,"publish":{"channel":"c","data":{"a":"b"}}}` + "\n" + `{"id":2,"connect":{"data":[1]}}`)
+	frame := []byte(`{"id":1,"publish":{"channel":"c","data":{"a":"b"}}}` + "\n" + `{"id":2,"connect":{"data":[1]}}` + "\n" + `{"id":3,"rpc":{"method":"m","data":"d"}}`)
 	var cmds []*protocol.Command
 	protocol.DecodeCommands(frame, func(cmd *protocol.Command, err *protocol.DecodeError) {
 		if err != nil {
@@ -365,6 +475,9 @@ func TestDecodeCommandsDoesNotRetain(t *testing.T) {
 	}
 	if got := string(cmds[1].Connect.Data); got != `[1]` {
 		t.Errorf("connect data = %s after the frame was overwritten", got)
+	}
+	if got := string(cmds[2].RPC.Data); got != `"d"` {
+		t.Errorf("rpc data = %s after the frame was overwritten", got)
 	}
 }
 
@@ -383,9 +496,19 @@ func summarize(cmd *protocol.Command, err *protocol.DecodeError) string {
 		s += " " + cmd.Unsubscribe.Channel
 	case cmd.Publish != nil:
 		s += " " + cmd.Publish.Channel
+	case cmd.History != nil:
+		s += " " + cmd.History.Channel
+	case cmd.Presence != nil:
+		s += " " + cmd.Presence.Channel
+	case cmd.PresenceStats != nil:
+		s += " " + cmd.PresenceStats.Channel
+	case cmd.RPC != nil:
+		s += " " + cmd.RPC.Method
 	}
 	return s
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func containsAny(s string, subs []string) bool {
 	for _, sub := range subs {

@@ -42,6 +42,23 @@ func TestEncodeReply(t *testing.T) {
 			want:  `{"id":2,"subscribe":{"offset":5,"epoch":"xyz"}}`,
 		},
 		{
+			name:  "subscribe recoverable",
+			reply: protocol.Reply{ID: 2, Subscribe: &protocol.SubscribeResult{Offset: 5, Epoch: "xyz", Recoverable: true}},
+			want:  `{"id":2,"subscribe":{"offset":5,"epoch":"xyz","recoverable":true}}`,
+		},
+		{
+			name: "subscribe recovered",
+			reply: protocol.Reply{ID: 3, Subscribe: &protocol.SubscribeResult{Offset: 7, Epoch: "xyz", Recoverable: true, Recovered: true,
+				Publications: []protocol.PubPush{{Offset: 6, Data: json.RawMessage(`{"title":"a"}`)}, {Offset: 7, Data: json.RawMessage(`"b"`)}}}},
+			want: `{"id":3,"subscribe":{"offset":7,"epoch":"xyz","recoverable":true,"recovered":true,"publications":[{"offset":6,"data":{"title":"a"}},{"offset":7,"data":"b"}]}}`,
+		},
+		{
+			// recovered false is left out, like every false optional field.
+			name:  "subscribe not recovered",
+			reply: protocol.Reply{ID: 3, Subscribe: &protocol.SubscribeResult{Offset: 2, Epoch: "k7Qm", Recoverable: true}},
+			want:  `{"id":3,"subscribe":{"offset":2,"epoch":"k7Qm","recoverable":true}}`,
+		},
+		{
 			name:  "unsubscribe",
 			reply: protocol.Reply{ID: 3, Unsubscribe: &protocol.UnsubscribeResult{}},
 			want:  `{"id":3,"unsubscribe":{}}`,
@@ -55,6 +72,53 @@ func TestEncodeReply(t *testing.T) {
 			name:  "publish with history",
 			reply: protocol.Reply{ID: 4, Publish: &protocol.PublishResult{Offset: 6, Epoch: "xyz"}},
 			want:  `{"id":4,"publish":{"offset":6,"epoch":"xyz"}}`,
+		},
+		{
+			name: "history",
+			reply: protocol.Reply{ID: 8, History: &protocol.HistoryResult{
+				Publications: []protocol.PubPush{{Offset: 7, Data: json.RawMessage(`{"title":"b"}`)}, {Offset: 6, Data: json.RawMessage(`null`)}},
+				Offset:       7, Epoch: "xyz",
+			}},
+			want: `{"id":8,"history":{"publications":[{"offset":7,"data":{"title":"b"}},{"offset":6,"data":null}],"offset":7,"epoch":"xyz"}}`,
+		},
+		{
+			// Every field is always present, an empty page included.
+			name:  "history position only",
+			reply: protocol.Reply{ID: 8, History: &protocol.HistoryResult{Publications: []protocol.PubPush{}}},
+			want:  `{"id":8,"history":{"publications":[],"offset":0,"epoch":""}}`,
+		},
+		{
+			name: "presence",
+			reply: protocol.Reply{ID: 9, Presence: &protocol.PresenceResult{Presence: map[string]protocol.ClientInfo{
+				"c2": {Client: "c2", User: ""},
+				"c1": {Client: "c1", User: "42", Info: json.RawMessage(`{"name":"Ann"}`)},
+			}}},
+			want: `{"id":9,"presence":{"presence":{"c1":{"client":"c1","user":"42","info":{"name":"Ann"}},"c2":{"client":"c2","user":""}}}}`,
+		},
+		{
+			name:  "presence of an empty channel",
+			reply: protocol.Reply{ID: 9, Presence: &protocol.PresenceResult{Presence: map[string]protocol.ClientInfo{}}},
+			want:  `{"id":9,"presence":{"presence":{}}}`,
+		},
+		{
+			name:  "presence_stats keeps zeros",
+			reply: protocol.Reply{ID: 10, PresenceStats: &protocol.PresenceStatsResult{}},
+			want:  `{"id":10,"presence_stats":{"num_clients":0,"num_users":0}}`,
+		},
+		{
+			name:  "presence_stats",
+			reply: protocol.Reply{ID: 10, PresenceStats: &protocol.PresenceStatsResult{NumClients: 3, NumUsers: 1}},
+			want:  `{"id":10,"presence_stats":{"num_clients":3,"num_users":1}}`,
+		},
+		{
+			name:  "rpc",
+			reply: protocol.Reply{ID: 11, RPC: &protocol.RPCResult{Data: json.RawMessage(`{"x":1}`)}},
+			want:  `{"id":11,"rpc":{"data":{"x":1}}}`,
+		},
+		{
+			name:  "rpc without data",
+			reply: protocol.Reply{ID: 11, RPC: &protocol.RPCResult{}},
+			want:  `{"id":11,"rpc":{}}`,
 		},
 		{
 			name:  "pong",
@@ -122,6 +186,31 @@ func TestEncodePush(t *testing.T) {
 			name: "pub with history",
 			push: protocol.Push{Channel: "news", Pub: &protocol.PubPush{Offset: 6, Epoch: "xyz", Data: json.RawMessage(`{"title":"hi"}`)}},
 			want: `{"channel":"news","pub":{"offset":6,"epoch":"xyz","data":{"title":"hi"}}}`,
+		},
+		{
+			name: "join",
+			push: protocol.Push{Channel: "chat:lobby", Join: &protocol.ClientInfo{Client: "c1", User: "42", Info: json.RawMessage(`{"name":"Ann"}`)}},
+			want: `{"channel":"chat:lobby","join":{"client":"c1","user":"42","info":{"name":"Ann"}}}`,
+		},
+		{
+			name: "leave of an anonymous client keeps the empty user",
+			push: protocol.Push{Channel: "chat:lobby", Leave: &protocol.ClientInfo{Client: "c2"}},
+			want: `{"channel":"chat:lobby","leave":{"client":"c2","user":""}}`,
+		},
+		{
+			name: "sub",
+			push: protocol.Push{Channel: "news", Sub: &protocol.SubPush{Offset: 3, Epoch: "ab", Recoverable: true}},
+			want: `{"channel":"news","sub":{"offset":3,"epoch":"ab","recoverable":true}}`,
+		},
+		{
+			name: "sub without history",
+			push: protocol.Push{Channel: "alerts", Sub: &protocol.SubPush{}},
+			want: `{"channel":"alerts","sub":{}}`,
+		},
+		{
+			name: "unsub",
+			push: protocol.Push{Channel: "news", Unsub: &protocol.UnsubPush{}},
+			want: `{"channel":"news","unsub":{}}`,
 		},
 		{
 			name: "ping",
