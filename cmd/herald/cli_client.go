@@ -172,8 +172,9 @@ func (c *cliClient) connect(ctx context.Context, token string) (*protocol.Connec
 
 // call sends cmds in one frame, which exercises the server's batch
 // decoding, and returns their replies in the same order. Publications that
-// arrive meanwhile go to onPub. An error reply is returned as a reply, not
-// as an error: the caller knows which command may fail how.
+// arrive meanwhile go to onPub, and so do those a subscribe reply
+// recovered. An error reply is returned as a reply, not as an error: the
+// caller knows which command may fail how.
 func (c *cliClient) call(ctx context.Context, cmds ...*protocol.Command) ([]*protocol.Reply, error) {
 	var frame bytes.Buffer
 	pending := make(map[uint32]int, len(cmds))
@@ -212,8 +213,31 @@ func (c *cliClient) call(ctx context.Context, cmds ...*protocol.Command) ([]*pro
 		delete(pending, m.ID)
 		reply := m.Reply
 		replies[i] = &reply
+		if sub := cmds[i].Subscribe; sub != nil && reply.Subscribe != nil {
+			if err := c.handleRecovered(sub.Channel, reply.Subscribe); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return replies, nil
+}
+
+// handleRecovered hands a subscribe reply's recovered publications to
+// onPub as soon as the reply arrives, not when call returns: live
+// publications of the channel may come before the replies to the rest of
+// the batch, and must come out after the recovered ones.
+func (c *cliClient) handleRecovered(channel string, r *protocol.SubscribeResult) error {
+	for i := range r.Publications {
+		pub := &r.Publications[i]
+		// The reply's epoch is its publications' epoch; they may leave it out.
+		if pub.Epoch == "" {
+			pub.Epoch = r.Epoch
+		}
+		if err := c.onPub(channel, pub); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // wait hands publications to onPub until ctx is done (nil error) or the
