@@ -54,14 +54,14 @@ func (s *Session) allowPublish(now time.Time) bool {
 	return true
 }
 
-// subscribed is the permission of the history and presence commands:
-// only a subscriber may read a channel's history and presence.
+// subscribed checks that s may read a channel's history and presence:
+// only its subscribers may.
 func (s *Session) subscribed(channel, what string) error {
 	s.mu.Lock()
 	ok := slices.Contains(s.channels, channel)
 	s.mu.Unlock()
 	if !ok {
-		return herald.Errorf(herald.ErrPermissionDenied, "subscribe to %q before reading its %s", channel, what)
+		return herald.Errorf(herald.ErrNotSubscribed, "subscribe to %q before reading its %s", channel, what)
 	}
 	return nil
 }

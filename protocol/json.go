@@ -145,8 +145,10 @@ func jsonKind(goKind string) string {
 		return "an array"
 	case "bool":
 		return "a boolean"
-	case "uint32", "uint64", "uint", "int", "int64", "int32":
+	case "uint32", "uint64", "uint":
 		return "a non-negative integer"
+	case "int", "int64", "int32":
+		return "an integer"
 	}
 	return "of another type"
 }
