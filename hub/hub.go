@@ -98,8 +98,8 @@ type Hub struct {
 	log    *slog.Logger
 	m      *metrics.Metrics
 
-	id       string    // this node's id
-	started  time.Time // for uptime
+	id       string        // this node's id
+	started  time.Time     // for uptime
 	seq      atomic.Uint64 // session sequence, for shard choice
 	draining atomic.Bool
 	closed   chan struct{} // closed when the last session is gone while draining

@@ -31,8 +31,8 @@ type Session struct {
 
 	mu       sync.Mutex // guards the fields below
 	state    sessionState
-	id       string // set once by connect, before any subscription
-	user     string // "" for anonymous connections
+	id       string   // set once by connect, before any subscription
+	user     string   // "" for anonymous connections
 	channels []string // subscribed channels; a slice, as most connections have a few
 	errors   int
 	tokens   float64   // client publish rate limit bucket

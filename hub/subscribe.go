@@ -21,8 +21,8 @@ func (s *Session) subscribe(id uint32, req *protocol.SubscribeRequest) error {
 // joined is a subscription just made.
 type joined struct {
 	channel string
-	id      uint32 // the subscribe command's id; 0 gets no reply
-	server  bool   // made by the server API: announced by a sub push
+	id      uint32        // the subscribe command's id; 0 gets no reply
+	server  bool          // made by the server API: announced by a sub push
 	sub     *subscription // non-nil while recovering
 	result  protocol.SubscribeResult
 	top     uint64 // held publications up to this offset are in the reply
