@@ -40,6 +40,8 @@ const (
 	ErrUnknownMethod ErrorCode = 116
 	// ErrUnrecoverablePosition: The offset and epoch given are not in the channel's history: the epoch changed (history lost), or the offset is beyond the channel's latest publication. Refetch the state.
 	ErrUnrecoverablePosition ErrorCode = 117
+	// ErrTokenExpired: The token's exp has passed (beyond the allowed clock skew). Get a new token from the application and send it again (connect, refresh or subscribe).
+	ErrTokenExpired ErrorCode = 118
 )
 
 var errorCatalog = map[ErrorCode]errorInfo{
@@ -61,6 +63,7 @@ var errorCatalog = map[ErrorCode]errorInfo{
 	ErrTooManyRequests:       {name: "too_many_requests", reason: "too many requests", http: 429, temporary: true},
 	ErrUnknownMethod:         {name: "unknown_method", reason: "unknown RPC method", http: 404, temporary: false},
 	ErrUnrecoverablePosition: {name: "unrecoverable_position", reason: "position not in history", http: 400, temporary: false},
+	ErrTokenExpired:          {name: "token_expired", reason: "token expired", http: 401, temporary: false},
 }
 
 // Disconnect codes: the connection ends with one, as the WebSocket close code and in the disconnect push.

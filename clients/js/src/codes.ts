@@ -38,6 +38,8 @@ export const ErrorCode = {
   UnknownMethod: 116,
   /** The offset and epoch given are not in the channel's history: the epoch changed (history lost), or the offset is beyond the channel's latest publication. Refetch the state. */
   UnrecoverablePosition: 117,
+  /** The token's exp has passed (beyond the allowed clock skew). Get a new token from the application and send it again (connect, refresh or subscribe). */
+  TokenExpired: 118,
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
