@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -23,6 +24,10 @@ type command struct {
 	name    string
 	summary string
 	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+	// flags, when set, returns a new set of the command's flags, unparsed,
+	// for shell completion. Commands that parse their own flags leave it
+	// nil; completion then reads the flags from their --help.
+	flags func() *flag.FlagSet
 }
 
 func commands() []*command {
