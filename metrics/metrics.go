@@ -33,6 +33,9 @@ type Metrics struct {
 	Recoveries     *prometheus.CounterVec // by outcome: recovered true or false
 	Handshakes     *prometheus.CounterVec // refused handshakes by reason
 	APIRequests    *prometheus.CounterVec // by method and status
+
+	HookCalls   *prometheus.CounterVec   // backend hook calls by hook and result: ok, refused, error, timeout, canceled
+	HookLatency *prometheus.HistogramVec // backend hook call duration by hook
 }
 
 // New makes the collectors and registers them, with Go runtime and process
@@ -71,6 +74,11 @@ func New() *Metrics {
 			Name: "herald_handshake_refusals_total", Help: "WebSocket handshakes refused, by reason."}, []string{"reason"}),
 		APIRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "herald_api_requests_total", Help: "Server API requests, by method and HTTP status."}, []string{"method", "status"}),
+		HookCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_hook_calls_total", Help: "Calls to the application backend's hooks, by hook and result (ok, refused, error, timeout, canceled)."}, []string{"hook", "result"}),
+		HookLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "herald_hook_duration_seconds", Help: "Time the application backend's hooks took to answer, by hook.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}, []string{"hook"}),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -79,6 +87,7 @@ func New() *Metrics {
 		m.MessagesIn, m.MessagesOut, m.BytesIn, m.BytesOut,
 		m.Disconnects, m.CommandErrors, m.Publications, m.PublishLatency,
 		m.QueueDrops, m.Recoveries, m.Handshakes, m.APIRequests,
+		m.HookCalls, m.HookLatency,
 	)
 	return m
 }
