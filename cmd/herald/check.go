@@ -1,10 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"net/url"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/heraldrt/herald/protocol"
@@ -14,6 +22,7 @@ var checkCommand = &command{
 	name:    "check",
 	summary: "check that a server accepts a connection and answers a ping",
 	run:     runCheck,
+	flags:   func() *flag.FlagSet { fs, _ := checkFlags(); return fs },
 }
 
 const checkUsage = `Usage: herald check [flags] URL
@@ -23,20 +32,63 @@ round trip and prints how long each took:
 
   ok: ws://127.0.0.1:8000/connection/websocket connect 1.2ms, ping 0.3ms
 
-Any failure (refused, timeout, handshake error, error reply, disconnect)
-prints the reason on stderr. Meant for load balancer health checks and
-cron. URL is the server's base URL or the full WebSocket endpoint.
+With --subscribe CHANNEL it also checks delivery end to end: it subscribes
+to CHANNEL, publishes a unique payload to it with the server API (POST
+URL/api/publish, with --api-key or HERALD_API_KEY), waits for it to arrive
+and adds the time from publish to receive:
 
-Example:
+  ok: ws://... connect 1.2ms, ping 0.3ms, publish→receive 2.1ms
+
+The payload, {"herald_check":"<random>"}, reaches every subscriber of
+CHANNEL and is kept in its history like any publication: use a channel of
+its own, such as _health.
+
+Any failure (refused, timeout, handshake error, error reply, disconnect,
+a refused publish) prints the reason on stderr. With --json, check prints
+one JSON object on stdout instead, success or not:
+
+  {"ok":true,"url":"ws://...","connect_ms":1.2,"ping_ms":0.3,"roundtrip_ms":2.1}
+  {"ok":false,"url":"ws://...","error":"..."}
+
+roundtrip_ms is present only with --subscribe. Meant for load balancer
+health checks and cron. URL is the server's base URL or the full WebSocket
+endpoint; the API is reached at the same host and path prefix.
+
+Examples:
   herald check --timeout 2s https://herald.example.com || alert
+  HERALD_API_KEY=secret herald check --subscribe _health --json http://127.0.0.1:8000
 
 Exit status: 0 when healthy, 1 when not, 2 on bad usage.
 `
 
-func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// checkOptions are check's flags, parsed.
+type checkOptions struct {
+	timeout   time.Duration
+	token     string
+	subscribe string
+	apiKey    string
+	json      bool
+}
+
+func checkFlags() (*flag.FlagSet, *checkOptions) {
+	o := new(checkOptions)
 	fs := newCLIFlags("check")
-	timeout := fs.Duration("timeout", 5*time.Second, "time allowed for the whole check")
-	token := fs.String("token", "", "connection token, for a server that does not allow anonymous connections")
+	fs.DurationVar(&o.timeout, "timeout", 5*time.Second, "time allowed for the whole check")
+	fs.StringVar(&o.token, "token", "", "connection token, for a server that does not allow anonymous connections")
+	fs.StringVar(&o.subscribe, "subscribe", "", "also check that a publication to `CHANNEL` arrives, and time it")
+	fs.StringVar(&o.apiKey, "api-key", "", "server API key for --subscribe (default $HERALD_API_KEY)")
+	fs.BoolVar(&o.json, "json", false, "print the result as one JSON object on stdout")
+	return fs, o
+}
+
+// checkResult is what a check measured. Roundtrip is zero without
+// --subscribe.
+type checkResult struct {
+	Connect, Ping, Roundtrip time.Duration
+}
+
+func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, o := checkFlags()
 	if code, ok := parseCLIFlags(fs, args, checkUsage, stdout, stderr); !ok {
 		return code
 	}
@@ -47,46 +99,145 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return usageError(stderr, fs, checkUsage, err.Error())
 	}
+	var publishEndpoint string
+	if o.subscribe != "" {
+		if o.apiKey == "" {
+			o.apiKey = os.Getenv("HERALD_API_KEY")
+		}
+		if o.apiKey == "" {
+			return usageError(stderr, fs, checkUsage, "--subscribe publishes with the server API: pass --api-key or set HERALD_API_KEY")
+		}
+		if publishEndpoint, err = apiEndpointFor(wsURL, publishPath); err != nil {
+			return usageError(stderr, fs, checkUsage, err.Error())
+		}
+	}
 
-	connectTime, pingTime, err := check(ctx, wsURL, *token, *timeout)
+	res, err := check(ctx, wsURL, publishEndpoint, o)
+	if o.json {
+		out := map[string]any{"ok": err == nil, "url": wsURL}
+		if err != nil {
+			out["error"] = err.Error()
+		} else {
+			out["connect_ms"] = millisValue(res.Connect)
+			out["ping_ms"] = millisValue(res.Ping)
+			if o.subscribe != "" {
+				out["roundtrip_ms"] = millisValue(res.Roundtrip)
+			}
+		}
+		if werr := writeJSONLine(stdout, out); werr != nil {
+			fmt.Fprintf(stderr, "herald check: %v\n", werr)
+			return 1
+		}
+		if err != nil {
+			return 1
+		}
+		return 0
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "herald check: %s: %v\n", wsURL, err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "ok: %s connect %s, ping %s\n", wsURL, millis(connectTime), millis(pingTime))
+	line := fmt.Sprintf("ok: %s connect %s, ping %s", wsURL, millis(res.Connect), millis(res.Ping))
+	if o.subscribe != "" {
+		line += ", publish→receive " + millis(res.Roundtrip)
+	}
+	fmt.Fprintln(stdout, line)
 	return 0
 }
 
+// apiEndpointFor returns the server API endpoint next to the WebSocket
+// endpoint wsURL: same host, same path prefix.
+func apiEndpointFor(wsURL, endpoint string) (string, error) {
+	u, err := url.Parse(wsURL)
+	if err != nil {
+		return "", err
+	}
+	if u.Scheme == "wss" {
+		u.Scheme = "https"
+	} else {
+		u.Scheme = "http"
+	}
+	u.Path = strings.TrimSuffix(u.Path, websocketPath)
+	return apiURL(u.String(), endpoint)
+}
+
 // check measures connect from the first byte dialled to the connect reply,
-// since that is what a client waits for before it can do anything.
-func check(ctx context.Context, wsURL, token string, timeout time.Duration) (connectTime, pingTime time.Duration, err error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+// since that is what a client waits for before it can do anything, and
+// the round trip from just before the publish request to the publication's
+// arrival, since that is what a publisher's audience waits for.
+func check(ctx context.Context, wsURL, publishEndpoint string, o *checkOptions) (res checkResult, err error) {
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 
+	// The payload to wait for; anything else published to the channel
+	// meanwhile is someone else's.
+	var nonce [8]byte
+	_, _ = rand.Read(nonce[:])
+	payload := json.RawMessage(`{"herald_check":"` + hex.EncodeToString(nonce[:]) + `"}`)
+	var received time.Time
+	waitCtx, stopWaiting := context.WithCancel(ctx)
+	defer stopWaiting()
+	onPub := func(channel string, pub *protocol.PubPush) error {
+		if channel == o.subscribe && sameJSONValue(pub.Data, payload) && received.IsZero() {
+			received = time.Now()
+			stopWaiting()
+		}
+		return nil
+	}
+
 	start := time.Now()
-	c, err := dialClient(ctx, wsURL, nil)
+	c, err := dialClient(ctx, wsURL, onPub)
 	if err != nil {
-		return 0, 0, err
+		return res, err
 	}
 	defer c.close()
-	if _, err := c.connect(ctx, token); err != nil {
-		return 0, 0, describeCallError(err, "connect", timeout)
+	if _, err := c.connect(ctx, o.token); err != nil {
+		return res, describeCallError(err, "connect", o.timeout)
 	}
-	connectTime = time.Since(start)
+	res.Connect = time.Since(start)
 
 	start = time.Now()
 	replies, err := c.call(ctx, &protocol.Command{Ping: &protocol.PingRequest{}})
 	if err != nil {
-		return 0, 0, describeCallError(err, "ping", timeout)
+		return res, describeCallError(err, "ping", o.timeout)
 	}
-	pingTime = time.Since(start)
+	res.Ping = time.Since(start)
 	switch r := replies[0]; {
 	case r.Error != nil:
-		return 0, 0, fmt.Errorf("ping: %w", &replyError{Code: r.Error.Code, Message: r.Error.Message})
+		return res, fmt.Errorf("ping: %w", &replyError{Code: r.Error.Code, Message: r.Error.Message})
 	case r.Pong == nil:
-		return 0, 0, errors.New("ping: protocol error: the reply carries no pong")
+		return res, errors.New("ping: protocol error: the reply carries no pong")
 	}
-	return connectTime, pingTime, nil
+	if o.subscribe == "" {
+		return res, nil
+	}
+
+	replies, err = c.call(ctx, &protocol.Command{Subscribe: &protocol.SubscribeRequest{Channel: o.subscribe}})
+	if err != nil {
+		return res, describeCallError(err, "subscribe "+o.subscribe, o.timeout)
+	}
+	if r := replies[0]; r.Error != nil {
+		return res, fmt.Errorf("subscribe %s: %w", o.subscribe, &replyError{Code: r.Error.Code, Message: r.Error.Message})
+	}
+	start = time.Now()
+	if _, err := publish(ctx, publishEndpoint, o.apiKey, o.subscribe, payload, o.timeout); err != nil {
+		return res, fmt.Errorf("publish to %s: %w", o.subscribe, err)
+	}
+	if err := c.wait(waitCtx); err != nil {
+		return res, fmt.Errorf("wait for the publication in %s: %w", o.subscribe, err)
+	}
+	if received.IsZero() {
+		return res, fmt.Errorf("published to %s, but the publication did not arrive within %s", o.subscribe, o.timeout)
+	}
+	res.Roundtrip = received.Sub(start)
+	return res, nil
+}
+
+// sameJSONValue compares two JSON values, ignoring the whitespace the
+// server removes.
+func sameJSONValue(a, b []byte) bool {
+	var ca, cb bytes.Buffer
+	return json.Compact(&ca, a) == nil && json.Compact(&cb, b) == nil && bytes.Equal(ca.Bytes(), cb.Bytes())
 }
 
 // millis prints a duration the way people compare latencies: in
@@ -98,4 +249,9 @@ func millis(d time.Duration) string {
 		return fmt.Sprintf("%.2fms", ms)
 	}
 	return fmt.Sprintf("%.1fms", ms)
+}
+
+// millisValue is a duration in milliseconds for JSON, to the microsecond.
+func millisValue(d time.Duration) float64 {
+	return float64(d.Microseconds()) / 1000
 }

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/heraldrt/herald/protocol"
@@ -16,6 +19,7 @@ var subCommand = &command{
 	name:    "sub",
 	summary: "subscribe to channels and print publications as JSON lines",
 	run:     runSub,
+	flags:   func() *flag.FlagSet { fs, _ := subFlags(); return fs },
 }
 
 const subUsage = `Usage: herald sub [flags] URL CHANNEL...
@@ -43,30 +47,56 @@ history, more than the server's client.recovery_max, or OFFSET is beyond
 the channel's newest publication. Channels without history recover
 nothing.
 
+With --presence, sub also prints on stdout who joins and leaves, in
+channels whose namespace sets join_leave (sub's own subscription
+included), and on stderr who is subscribed when it subscribes, in
+channels whose namespace sets presence:
+
+  {"channel":"news","join":{"client":"3b1f...","user":"42"}}
+  {"channel":"news","leave":{"client":"3b1f...","user":"42"}}
+
+With --json, the status messages on stderr are JSON lines too, with an
+"event" of subscribed, recovered, presence, note or error:
+
+  {"channel":"news","epoch":"ab","event":"subscribed","offset":5}
+
 Examples:
   herald sub http://127.0.0.1:8000 news sports | jq -c .data
   herald sub --since 0 http://127.0.0.1:8000 news
+  herald sub --presence --json http://127.0.0.1:8000 chat:lobby
 
 Exit status: 0 when interrupted, 1 when connecting or subscribing fails or
 the server ends the connection, 2 on bad usage.
 `
 
-func runSub(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// subOptions are sub's flags, parsed.
+type subOptions struct {
+	timeout  time.Duration
+	token    string
+	since    uint64
+	presence bool
+	json     bool
+}
+
+func subFlags() (*flag.FlagSet, *subOptions) {
+	o := new(subOptions)
 	fs := newCLIFlags("sub")
-	timeout := fs.Duration("timeout", 10*time.Second, "time allowed to connect and subscribe")
-	token := fs.String("token", "", "connection token, for a server that does not allow anonymous connections")
-	since := fs.Uint64("since", 0, "first print the publications after `OFFSET` still in each channel's history (0: all of them)")
+	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "time allowed to connect and subscribe")
+	fs.StringVar(&o.token, "token", "", "connection token, for a server that does not allow anonymous connections")
+	fs.Uint64Var(&o.since, "since", 0, "first print the publications after `OFFSET` still in each channel's history (0: all of them)")
+	fs.BoolVar(&o.presence, "presence", false, "also print joins and leaves, and who is subscribed at the start (on stderr)")
+	fs.BoolVar(&o.json, "json", false, "print status messages on stderr as JSON lines too")
+	return fs, o
+}
+
+func runSub(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, o := subFlags()
 	if code, ok := parseCLIFlags(fs, args, subUsage, stdout, stderr); !ok {
 		return code
 	}
 	// --since 0 asks for everything, so only its presence says whether to
 	// recover.
-	recovering := false
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "since" {
-			recovering = true
-		}
-	})
+	recovering := flagSet(fs, "since")
 	if fs.NArg() < 2 {
 		return usageError(stderr, fs, subUsage, "need a URL and at least one channel")
 	}
@@ -75,69 +105,212 @@ func runSub(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, fs, subUsage, err.Error())
 	}
 	channels := fs.Args()[1:]
+	rep := &reporter{w: stderr, name: "herald sub", json: o.json}
 
-	fail := func(err error) int {
-		// An interrupt during setup is the person changing their mind,
-		// not a failure.
-		if ctx.Err() != nil {
-			return 0
-		}
-		fmt.Fprintf(stderr, "herald sub: %v\n", err)
-		return 1
-	}
-
-	setupCtx, cancel := context.WithTimeout(ctx, *timeout)
+	setupCtx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	c, err := dialClient(setupCtx, wsURL, pubPrinter(stdout))
 	if err != nil {
-		return fail(fmt.Errorf("%s: %w", wsURL, err))
+		return rep.fail(ctx, fmt.Errorf("%s: %w", wsURL, err))
 	}
 	defer c.close()
-	if _, err := c.connect(setupCtx, *token); err != nil {
-		return fail(describeCallError(err, "connect", *timeout))
+	if o.presence {
+		c.onJoinLeave = joinLeavePrinter(stdout)
+	}
+	if _, err := c.connect(setupCtx, o.token); err != nil {
+		return rep.fail(ctx, describeCallError(err, "connect", o.timeout))
 	}
 
-	cmds := make([]*protocol.Command, len(channels))
+	reqs := make([]*protocol.SubscribeRequest, len(channels))
 	for i, ch := range channels {
 		// An empty epoch recovers from the offset in whatever epoch the
 		// channel is in.
-		cmds[i] = &protocol.Command{Subscribe: &protocol.SubscribeRequest{Channel: ch, Recover: recovering, Offset: *since}}
+		reqs[i] = &protocol.SubscribeRequest{Channel: ch, Recover: recovering, Offset: o.since}
 	}
-	replies, err := c.call(setupCtx, cmds...)
+	subscribed, err := subscribeChannels(setupCtx, c, reqs, rep)
 	if err != nil {
-		return fail(describeCallError(err, "subscribe", *timeout))
+		return rep.fail(ctx, describeCallError(err, "subscribe", o.timeout))
 	}
-	failed := false
+	if len(subscribed) < len(channels) {
+		return 1
+	}
+	if o.presence {
+		if err := reportPresence(setupCtx, c, channels, rep); err != nil {
+			return rep.fail(ctx, describeCallError(err, "presence", o.timeout))
+		}
+	}
+	cancel()
+
+	if err := c.wait(ctx); err != nil {
+		return rep.fail(ctx, err)
+	}
+	return 0
+}
+
+// flagSet reports whether the flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == name {
+			set = true
+		}
+	})
+	return set
+}
+
+// subscribeChannels subscribes to every channel of reqs in one frame and
+// reports each reply on rep; a recovering subscribe also reports how much
+// it recovered (the publications themselves went to onPub as the reply
+// arrived, see cliClient.call). It returns the results of the subscribes
+// that succeeded, by channel; an error reply is reported, not returned.
+func subscribeChannels(ctx context.Context, c *cliClient, reqs []*protocol.SubscribeRequest, rep *reporter) (map[string]*protocol.SubscribeResult, error) {
+	cmds := make([]*protocol.Command, len(reqs))
+	for i, r := range reqs {
+		cmds[i] = &protocol.Command{Subscribe: r}
+	}
+	replies, err := c.call(ctx, cmds...)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*protocol.SubscribeResult, len(reqs))
 	for i, r := range replies {
+		ch := reqs[i].Channel
 		if r.Error != nil {
-			fmt.Fprintf(stderr, "herald sub: subscribe %s: %v\n", channels[i], &replyError{Code: r.Error.Code, Message: r.Error.Message})
-			failed = true
+			err := &replyError{Code: r.Error.Code, Message: r.Error.Message}
+			rep.report(fmt.Sprintf("subscribe %s: %v", ch, err),
+				map[string]any{"event": "error", "channel": ch, "code": r.Error.Code, "message": err.Error()})
 			continue
 		}
 		res := r.Subscribe
 		if res == nil {
 			res = &protocol.SubscribeResult{}
 		}
+		out[ch] = res
 		if res.Epoch != "" {
-			fmt.Fprintf(stderr, "herald sub: subscribed to %s at offset %d, epoch %s\n", channels[i], res.Offset, res.Epoch)
+			rep.report(fmt.Sprintf("subscribed to %s at offset %d, epoch %s", ch, res.Offset, res.Epoch),
+				map[string]any{"event": "subscribed", "channel": ch, "offset": res.Offset, "epoch": res.Epoch})
 		} else {
-			fmt.Fprintf(stderr, "herald sub: subscribed to %s\n", channels[i])
+			rep.report("subscribed to "+ch, map[string]any{"event": "subscribed", "channel": ch})
 		}
-		if recovering {
-			// The publications themselves were printed as the reply
-			// arrived (see cliClient.call).
-			fmt.Fprintf(stderr, "herald sub: recovered %d publications of %s (recovered: %t)\n", len(res.Publications), channels[i], res.Recovered)
+		if reqs[i].Recover {
+			rep.report(fmt.Sprintf("recovered %d publications of %s (recovered: %t)", len(res.Publications), ch, res.Recovered),
+				map[string]any{"event": "recovered", "channel": ch, "publications": len(res.Publications), "recovered": res.Recovered})
 		}
 	}
-	if failed {
-		return 1
-	}
-	cancel()
+	return out, nil
+}
 
-	if err := c.wait(ctx); err != nil {
-		return fail(err)
+// reportPresence asks who is subscribed to each channel and reports it.
+// A channel without presence is a note, not a failure: joins and leaves
+// may still be on there.
+func reportPresence(ctx context.Context, c *cliClient, channels []string, rep *reporter) error {
+	cmds := make([]*protocol.Command, len(channels))
+	for i, ch := range channels {
+		cmds[i] = &protocol.Command{Presence: &protocol.PresenceRequest{Channel: ch}}
 	}
-	return 0
+	replies, err := c.call(ctx, cmds...)
+	if err != nil {
+		return err
+	}
+	for i, r := range replies {
+		ch := channels[i]
+		if r.Error != nil {
+			err := &replyError{Code: r.Error.Code, Message: r.Error.Message}
+			rep.report(fmt.Sprintf("no presence list for %s: %v", ch, err),
+				map[string]any{"event": "note", "channel": ch, "code": r.Error.Code, "message": "no presence list: " + err.Error()})
+			continue
+		}
+		who := map[string]protocol.ClientInfo{}
+		if r.Presence != nil && r.Presence.Presence != nil {
+			who = r.Presence.Presence
+		}
+		rep.report(fmt.Sprintf("present in %s: %s", ch, describePresence(who)),
+			map[string]any{"event": "presence", "channel": ch, "presence": who})
+	}
+	return nil
+}
+
+// describePresence lists clients in a stable order, with their user when
+// they have one: "2 clients: 3b1f (user 42), 9f2c".
+func describePresence(who map[string]protocol.ClientInfo) string {
+	ids := make([]string, 0, len(who))
+	for id := range who {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = id
+		if u := who[id].User; u != "" {
+			parts[i] += " (user " + u + ")"
+		}
+	}
+	noun := "clients"
+	if len(ids) == 1 {
+		noun = "client"
+	}
+	if len(ids) == 0 {
+		return "no clients"
+	}
+	return fmt.Sprintf("%d %s: %s", len(ids), noun, strings.Join(parts, ", "))
+}
+
+// reporter writes a tool's status messages: "herald sub: ..." lines for
+// people, or with --json one JSON object per line, for programs.
+type reporter struct {
+	w    io.Writer
+	name string // "herald sub"
+	json bool
+}
+
+// report writes text for people or fields for programs. fields has an
+// "event" naming what happened.
+func (r *reporter) report(text string, fields map[string]any) {
+	if !r.json {
+		fmt.Fprintf(r.w, "%s: %s\n", r.name, text)
+		return
+	}
+	writeJSONLine(r.w, fields)
+}
+
+// fail reports why the tool stops and returns its exit status. An
+// interrupt during setup is the person changing their mind, not a failure.
+func (r *reporter) fail(ctx context.Context, err error) int {
+	if ctx.Err() != nil {
+		return 0
+	}
+	fields := map[string]any{"event": "error", "message": err.Error()}
+	var de *disconnectError
+	if errors.As(err, &de) {
+		fields["code"] = de.Code
+		fields["reconnect"] = de.Reconnect
+	}
+	var re *replyError
+	if errors.As(err, &re) {
+		fields["code"] = re.Code
+	}
+	r.report(err.Error(), fields)
+	return 1
+}
+
+// writeJSONLine writes v as one JSON line with one Write, without the
+// HTML escaping that would mangle data, and flushes w if it buffers.
+func writeJSONLine(w io.Writer, v any) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("encode output: %w", err)
+	}
+	if _, err := w.Write(buf.Bytes()); err != nil {
+		return fmt.Errorf("write output: %w", err)
+	}
+	if f, ok := w.(interface{ Flush() error }); ok {
+		if err := f.Flush(); err != nil {
+			return fmt.Errorf("write output: %w", err)
+		}
+	}
+	return nil
 }
 
 // pubLine is one line of sub's output: the publication with its channel,
@@ -153,24 +326,30 @@ type pubLine struct {
 // pubPrinter writes each publication as one line with one Write, so that
 // a reader on a pipe sees whole lines as soon as they arrive.
 func pubPrinter(w io.Writer) func(string, *protocol.PubPush) error {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	// Data is printed as the publisher sent it, not with <, > and &
-	// escaped for HTML.
-	enc.SetEscapeHTML(false)
 	return func(channel string, pub *protocol.PubPush) error {
-		buf.Reset()
-		if err := enc.Encode(pubLine{Channel: channel, Offset: pub.Offset, Epoch: pub.Epoch, Data: pub.Data}); err != nil {
-			return fmt.Errorf("protocol error: publication in %s: %w", channel, err)
-		}
-		if _, err := w.Write(buf.Bytes()); err != nil {
-			return fmt.Errorf("write output: %w", err)
-		}
-		if f, ok := w.(interface{ Flush() error }); ok {
-			if err := f.Flush(); err != nil {
-				return fmt.Errorf("write output: %w", err)
-			}
+		// Data is printed as the publisher sent it, not with <, > and &
+		// escaped for HTML.
+		if err := writeJSONLine(w, pubLine{Channel: channel, Offset: pub.Offset, Epoch: pub.Epoch, Data: pub.Data}); err != nil {
+			return fmt.Errorf("publication in %s: %w", channel, err)
 		}
 		return nil
+	}
+}
+
+// joinLeaveLine is one line of sub --presence's output for a join or a
+// leave, shaped like the push so that `jq .join` works.
+type joinLeaveLine struct {
+	Channel string               `json:"channel"`
+	Join    *protocol.ClientInfo `json:"join,omitempty"`
+	Leave   *protocol.ClientInfo `json:"leave,omitempty"`
+}
+
+func joinLeavePrinter(w io.Writer) func(string, bool, *protocol.ClientInfo) error {
+	return func(channel string, join bool, who *protocol.ClientInfo) error {
+		line := joinLeaveLine{Channel: channel, Leave: who}
+		if join {
+			line = joinLeaveLine{Channel: channel, Join: who}
+		}
+		return writeJSONLine(w, line)
 	}
 }
