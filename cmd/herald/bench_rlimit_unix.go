@@ -1,0 +1,28 @@
+//go:build linux || darwin
+
+package main
+
+import (
+	"fmt"
+	"syscall"
+)
+
+// benchRaiseNoFile raises the soft RLIMIT_NOFILE to need, or says why it
+// cannot. Only this process's limit: the server has its own.
+func benchRaiseNoFile(need uint64) error {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return fmt.Errorf("read RLIMIT_NOFILE: %w", err)
+	}
+	if lim.Cur >= need {
+		return nil
+	}
+	if lim.Max < need {
+		return fmt.Errorf("need %d file descriptors, the hard limit (ulimit -Hn) is %d: lower --conns", need, lim.Max)
+	}
+	lim.Cur = need
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return fmt.Errorf("raise RLIMIT_NOFILE to %d: %w", need, err)
+	}
+	return nil
+}
