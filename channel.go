@@ -32,6 +32,50 @@ type NamespaceOptions struct {
 	Presence bool
 	// JoinLeave sends join and leave pushes to the channel's subscribers.
 	JoinLeave bool
+
+	// Who may do what in the namespace's channels; empty means the default
+	// noted. Whatever these say, a user-limited channel ("dm:chat#42,43")
+	// admits only the users it lists.
+
+	// SubscribeAccess: AccessAnyone (default), AccessUser, or AccessToken
+	// (a subscription token, or the subscribe hook's approval).
+	SubscribeAccess Access
+	// PublishAccess, where AllowPublish is set: AccessAnyone (default),
+	// AccessUser, AccessSubscriber or AccessHook (the publish hook decides
+	// and may rewrite the data).
+	PublishAccess Access
+	// HistoryAccess and PresenceAccess: AccessSubscriber (default),
+	// AccessUser or AccessAnyone.
+	HistoryAccess  Access
+	PresenceAccess Access
+}
+
+// Access says who may do something in a channel.
+type Access string
+
+const (
+	// AccessAnyone admits every connection, anonymous ones too.
+	AccessAnyone Access = "anyone"
+	// AccessUser admits authenticated connections (a non-empty user).
+	AccessUser Access = "user"
+	// AccessSubscriber admits the channel's subscribers.
+	AccessSubscriber Access = "subscriber"
+	// AccessToken admits a subscriber with a subscription token for the
+	// channel, or the subscribe hook's approval.
+	AccessToken Access = "token"
+	// AccessHook lets the application backend's hook decide.
+	AccessHook Access = "hook"
+)
+
+// ChannelUsers returns the users a user-limited channel admits: the
+// comma-separated list after the last '#' of its name ("dm:chat#42,43"
+// admits users 42 and 43; "personal:#42" only 42).
+func ChannelUsers(channel string) ([]string, bool) {
+	i := strings.LastIndexByte(channel, '#')
+	if i < 0 {
+		return nil, false
+	}
+	return strings.Split(channel[i+1:], ","), true
 }
 
 // Options for the stream of a channel in this namespace.

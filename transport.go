@@ -30,4 +30,10 @@ type Session interface {
 type ConnInfo struct {
 	// RemoteAddr is the client's address as the server sees it.
 	RemoteAddr string
+	// Transport is the transport's name, e.g. "websocket".
+	Transport string
+	// Header holds the handshake's headers the application backend's
+	// connect hook is configured to see (cookies, say); the hub lets go of
+	// them once the connection is authenticated.
+	Header map[string]string
 }

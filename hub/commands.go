@@ -2,7 +2,6 @@ package hub
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	"github.com/heraldrt/herald"
@@ -17,14 +16,28 @@ func (s *Session) publish(id uint32, req *protocol.PublishRequest) error {
 	if !ns.AllowPublish {
 		return herald.Errorf(herald.ErrPermissionDenied, "clients may not publish to %q: its namespace does not set allow_publish", req.Channel)
 	}
+	if err := admitsUser(req.Channel, s.user); err != nil {
+		return err
+	}
 	if !s.allowPublish(time.Now()) {
 		return herald.Errorf(herald.ErrTooManyRequests, "more than %g publications per second (client.publish_rate): slow down", s.hub.cfg.PublishRate)
+	}
+	data := []byte(req.Data)
+	switch access := orDefault(ns.PublishAccess, herald.AccessAnyone); access {
+	case herald.AccessHook:
+		if data, err = s.publishHook(req); err != nil {
+			return err
+		}
+	default:
+		if err := s.may(access, req.Channel, "publish"); err != nil {
+			return err
+		}
 	}
 	pr := PublishRequest{Source: "client", Ephemeral: req.Ephemeral}
 	if req.Echo != nil && !*req.Echo {
 		pr.Origin = s.id
 	}
-	pos, err := s.hub.Publish(context.Background(), req.Channel, req.Data, pr)
+	pos, err := s.hub.Publish(context.Background(), req.Channel, data, pr)
 	if err != nil {
 		return err
 	}
@@ -54,23 +67,44 @@ func (s *Session) allowPublish(now time.Time) bool {
 	return true
 }
 
-// subscribed checks that s may read a channel's history and presence:
-// only its subscribers may.
-func (s *Session) subscribed(channel, what string) error {
-	s.mu.Lock()
-	ok := slices.Contains(s.channels, channel)
-	s.mu.Unlock()
-	if !ok {
-		return herald.Errorf(herald.ErrNotSubscribed, "subscribe to %q before reading its %s", channel, what)
+// publishHook lets the application backend accept, refuse or rewrite a
+// client publication.
+func (s *Session) publishHook(req *protocol.PublishRequest) ([]byte, error) {
+	auth := s.hub.cfg.Auth
+	if auth == nil {
+		return nil, herald.Errorf(herald.ErrPermissionDenied, "publishing to %q needs the backend's approval, and this server has no publish hook", req.Channel)
 	}
-	return nil
+	data, err := auth.Publish(context.Background(), PublishCheck{Client: s.id, User: s.user, Channel: req.Channel, Data: req.Data})
+	if err != nil {
+		return nil, err
+	}
+	if data != nil {
+		return data, nil
+	}
+	return req.Data, nil
 }
 
-func (s *Session) history(id uint32, req *protocol.HistoryRequest) error {
-	if _, err := s.hub.cfg.Namespaces.Resolve(req.Channel); err != nil {
+// readable checks that s may read a channel's history or presence, by
+// the namespace's access level (subscribers by default).
+func (s *Session) readable(channel, what string, pick func(herald.NamespaceOptions) herald.Access) error {
+	ns, err := s.hub.cfg.Namespaces.Resolve(channel)
+	if err != nil {
 		return err
 	}
-	if err := s.subscribed(req.Channel, "history"); err != nil {
+	s.mu.Lock()
+	user := s.user
+	s.mu.Unlock()
+	if err := admitsUser(channel, user); err != nil {
+		return err
+	}
+	return s.may(orDefault(pick(ns), herald.AccessSubscriber), channel, "read its "+what)
+}
+
+func historyAccess(ns herald.NamespaceOptions) herald.Access  { return ns.HistoryAccess }
+func presenceAccess(ns herald.NamespaceOptions) herald.Access { return ns.PresenceAccess }
+
+func (s *Session) history(id uint32, req *protocol.HistoryRequest) error {
+	if err := s.readable(req.Channel, "history", historyAccess); err != nil {
 		return err
 	}
 	q := HistoryQuery{Limit: int(max(min(req.Limit, 1<<31-1), -1)), Reverse: req.Reverse}
@@ -94,7 +128,7 @@ func historyResult(res herald.HistoryResult) *protocol.HistoryResult {
 }
 
 func (s *Session) presence(id uint32, req *protocol.PresenceRequest) error {
-	if err := s.subscribed(req.Channel, "presence"); err != nil {
+	if err := s.readable(req.Channel, "presence", presenceAccess); err != nil {
 		return err
 	}
 	entries, err := s.hub.Presence(context.Background(), req.Channel)
@@ -110,7 +144,7 @@ func (s *Session) presence(id uint32, req *protocol.PresenceRequest) error {
 }
 
 func (s *Session) presenceStats(id uint32, req *protocol.PresenceStatsRequest) error {
-	if err := s.subscribed(req.Channel, "presence"); err != nil {
+	if err := s.readable(req.Channel, "presence", presenceAccess); err != nil {
 		return err
 	}
 	st, err := s.hub.PresenceStats(context.Background(), req.Channel)

@@ -31,7 +31,9 @@ func (h *Hub) checkSessions(now int64) {
 	interval := int64(h.cfg.PingInterval)
 	pongTimeout := int64(h.cfg.PongTimeout)
 	connectTimeout := int64(h.cfg.ConnectTimeout)
+	grace := int64(h.cfg.ExpireGrace)
 	h.reg.eachConn(func(s *Session) {
+		s.checkExpiry(now, grace)
 		next := s.nextPing.Load()
 		if next == 0 { // not connected yet
 			if now-s.created > connectTimeout && !s.connected() {

@@ -46,6 +46,18 @@ type Config struct {
 	Presence herald.Presence
 	// RPC holds the methods clients may call with the rpc command.
 	RPC map[string]RPCHandler
+	// Auth authenticates connections and checks private subscriptions. Nil
+	// admits every connection as anonymous and refuses tokens.
+	Auth Authenticator
+	// ExpireGrace is how long a connection or subscription may outlive its
+	// credentials' expiry before it is closed. Default 10s.
+	ExpireGrace time.Duration
+	// UserConnectionLimit is the most connections one user may have on this
+	// node; 0: no limit.
+	UserConnectionLimit int
+	// PersonalNamespace, when set, subscribes every authenticated
+	// connection to its user's channel "<namespace>:#<user>" at connect.
+	PersonalNamespace string
 	// Version is the server version sent in the connect reply.
 	Version string
 	// Logger receives the hub's logs. Default slog.Default().
@@ -73,6 +85,9 @@ func (c *Config) setDefaults() {
 	if c.MaxErrors <= 0 {
 		c.MaxErrors = 20
 	}
+	if c.ExpireGrace <= 0 {
+		c.ExpireGrace = 10 * time.Second
+	}
 	if c.RecoveryMax <= 0 {
 		c.RecoveryMax = 1000
 	}
@@ -98,14 +113,15 @@ type Hub struct {
 	log    *slog.Logger
 	m      *metrics.Metrics
 
-	id       string        // this node's id
-	started  time.Time     // for uptime
-	seq      atomic.Uint64 // session sequence, for shard choice
-	draining atomic.Bool
-	closed   chan struct{} // closed when the last session is gone while draining
-	stop     chan struct{} // closed by Close
-	stopOnce sync.Once
-	wg       sync.WaitGroup
+	id        string        // this node's id
+	started   time.Time     // for uptime
+	seq       atomic.Uint64 // session sequence, for shard choice
+	draining  atomic.Bool
+	closed    chan struct{} // closed when the last session is gone while draining
+	stop      chan struct{} // closed by Close
+	stopOnce  sync.Once
+	emptyOnce sync.Once // closes closed once, however many goroutines find the hub empty
+	wg        sync.WaitGroup
 }
 
 var _ herald.BrokerHandler = (*Hub)(nil)
@@ -166,11 +182,7 @@ func (h *Hub) removed(s *Session) {
 }
 
 func (h *Hub) signalEmpty() {
-	select {
-	case <-h.closed:
-	default:
-		close(h.closed)
-	}
+	h.emptyOnce.Do(func() { close(h.closed) })
 }
 
 // Draining reports whether Shutdown has begun.

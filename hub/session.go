@@ -1,8 +1,10 @@
 package hub
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -31,16 +33,19 @@ type Session struct {
 
 	mu       sync.Mutex // guards the fields below
 	state    sessionState
-	id       string   // set once by connect, before any subscription
-	user     string   // "" for anonymous connections
-	channels []string // subscribed channels; a slice, as most connections have a few
+	id       string          // set once by connect, before any subscription
+	user     string          // "" for anonymous connections; set once by connect
+	connInfo json.RawMessage // public info from the credentials
+	subExp   []subExpiry     // subscriptions whose token expires
+	channels []string        // subscribed channels; a slice, as most connections have a few
 	errors   int
 	tokens   float64   // client publish rate limit bucket
 	refilled time.Time // when tokens was last refilled
 
-	created  int64        // unix nanos, for connect_timeout
-	nextPing atomic.Int64 // unix nanos of the next ping
-	pingSent atomic.Int64 // unix nanos of the unanswered ping, 0 if none
+	created   int64        // unix nanos, for connect_timeout
+	expiresAt atomic.Int64 // unix nanos when the credentials expire, 0 for never
+	nextPing  atomic.Int64 // unix nanos of the next ping
+	pingSent  atomic.Int64 // unix nanos of the unanswered ping, 0 if none
 }
 
 var _ herald.Session = (*Session)(nil)
@@ -106,35 +111,89 @@ func (s *Session) handle(cmd *protocol.Command) {
 		err = s.presenceStats(cmd.ID, cmd.PresenceStats)
 	case cmd.RPC != nil:
 		err = s.rpc(cmd.ID, cmd.RPC)
+	case cmd.Refresh != nil:
+		err = s.refresh(cmd.ID, cmd.Refresh)
+	case cmd.SubRefresh != nil:
+		err = s.subRefresh(cmd.ID, cmd.SubRefresh)
+	}
+	if d, ok := asDisconnect(err); ok {
+		s.Disconnect(d)
+		return
 	}
 	if err != nil {
 		s.fail(cmd.ID, err)
 	}
 }
 
-func (s *Session) connect(id uint32, _ *protocol.ConnectRequest) error {
+func (s *Session) connect(id uint32, req *protocol.ConnectRequest) error {
+	s.mu.Lock()
+	if s.state != stateNew {
+		s.mu.Unlock()
+		return herald.Errorf(herald.ErrAlreadyConnected, "this connection is already connected as %s", s.id)
+	}
+	conn := s.info
+	s.mu.Unlock()
+
+	h := s.hub
+	clientID := newClientID()
+	ident, err := s.authenticate(context.Background(), Credentials{
+		Client: clientID, Token: req.Token, Data: req.Data, Name: req.Name, Version: req.Version, Conn: conn,
+	})
+	if err != nil {
+		return err
+	}
+	if lim := h.cfg.UserConnectionLimit; lim > 0 && ident.User != "" && len(h.reg.lookup(&h.reg.users, ident.User)) >= lim {
+		return herald.DisconnectConnectionLimit
+	}
+
 	s.mu.Lock()
 	if s.state != stateNew {
 		s.mu.Unlock()
 		return herald.Errorf(herald.ErrAlreadyConnected, "this connection is already connected as %s", s.id)
 	}
 	s.state = stateConnected
-	s.id = newClientID()
-	clientID := s.id
+	s.id, s.user, s.connInfo = clientID, ident.User, ident.Info
+	s.info.Header = nil // only the connect hook needed the handshake's headers
 	s.mu.Unlock()
-	s.hub.reg.index(&s.hub.reg.ids, clientID, s)
-	s.hub.reg.index(&s.hub.reg.users, s.user, s)
+	if !ident.ExpiresAt.IsZero() {
+		s.expiresAt.Store(ident.ExpiresAt.UnixNano())
+	}
+	h.reg.index(&h.reg.ids, clientID, s)
+	h.reg.index(&h.reg.users, ident.User, s)
 
-	cfg := &s.hub.cfg
+	cfg := &h.cfg
+	now := time.Now()
 	first := cfg.PingInterval - time.Duration(float64(cfg.PingInterval)*0.1*jitter())
-	s.nextPing.Store(time.Now().Add(first).UnixNano())
+	s.nextPing.Store(now.Add(first).UnixNano())
+	expires, ttlSec := ttl(ident.ExpiresAt, now)
 	s.reply(&protocol.Reply{ID: id, Connect: &protocol.ConnectResult{
 		Client:  clientID,
 		Version: cfg.Version,
 		Ping:    uint32(cfg.PingInterval / time.Second),
 		Pong:    true,
+		User:    ident.User,
+		Expires: expires,
+		TTL:     ttlSec,
 	}})
+	s.subscribeAtConnect(ident)
 	return nil
+}
+
+// subscribeAtConnect makes the subscriptions the credentials grant and the
+// user's personal channel; each is announced with a sub push.
+func (s *Session) subscribeAtConnect(ident Identity) {
+	channels := ident.Channels
+	if ns := s.hub.cfg.PersonalNamespace; ns != "" && ident.User != "" {
+		channels = append(slices.Clip(channels), ns+":#"+ident.User)
+	}
+	for _, ch := range channels {
+		j, err := s.join(context.Background(), ch, nil, 0)
+		if err != nil {
+			s.hub.log.Warn("subscription at connect not made", "client", s.id, "channel", ch, "err", err)
+			continue
+		}
+		j.finish(s)
+	}
 }
 
 // reply queues a reply. A command sent without an id gets no reply unless
@@ -277,7 +336,7 @@ func newClientID() string {
 
 // clientInfo is what presence and join/leave tell about s.
 func (s *Session) clientInfo() herald.ClientInfo {
-	return herald.ClientInfo{Client: s.id, User: s.user}
+	return herald.ClientInfo{Client: s.id, User: s.user, Info: s.connInfo}
 }
 
 // removeChannel deletes ch from the set without keeping order.

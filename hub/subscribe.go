@@ -2,8 +2,10 @@ package hub
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/heraldrt/herald"
 	"github.com/heraldrt/herald/protocol"
@@ -62,6 +64,15 @@ func (s *Session) join(ctx context.Context, channel string, req *protocol.Subscr
 		return nil, err
 	}
 	j := &joined{channel: channel, id: id, server: req == nil}
+	var grant SubscribeGrant
+	if req != nil {
+		// Subscriptions the server makes are granted already; a client's
+		// go through the namespace's access rules.
+		if grant, err = s.authorizeSubscribe(ctx, channel, ns, req.Token); err != nil {
+			return nil, err
+		}
+		j.result.Expires, j.result.TTL = ttl(grant.ExpiresAt, time.Now())
+	}
 	s.mu.Lock()
 	switch {
 	case s.state == stateClosed:
@@ -89,9 +100,12 @@ func (s *Session) join(ctx context.Context, channel string, req *protocol.Subscr
 		undo()
 		return nil, err
 	}
-	if err := h.enter(ctx, s, channel, ns); err != nil {
+	if err := h.enter(ctx, s, channel, ns, grant.Info); err != nil {
 		undo()
 		return nil, err
+	}
+	if !grant.ExpiresAt.IsZero() {
+		s.setSubExpiry(channel, grant.ExpiresAt)
 	}
 	if s.isClosed() {
 		// The session ended while registering; make sure nothing stays behind.
@@ -174,6 +188,7 @@ func (s *Session) part(channel string) bool {
 	s.mu.Lock()
 	ok := slices.Contains(s.channels, channel)
 	s.channels = removeChannel(s.channels, channel)
+	s.subExp = slices.DeleteFunc(s.subExp, func(e subExpiry) bool { return e.channel == channel })
 	s.mu.Unlock()
 	if ok {
 		s.hub.leave(s, channel)
@@ -183,14 +198,18 @@ func (s *Session) part(channel string) bool {
 
 // enter adds s to the channel's presence and announces it, where the
 // namespace asks for either.
-func (h *Hub) enter(ctx context.Context, s *Session, channel string, ns herald.NamespaceOptions) error {
+func (h *Hub) enter(ctx context.Context, s *Session, channel string, ns herald.NamespaceOptions, info json.RawMessage) error {
+	ci := s.clientInfo()
+	if info != nil {
+		ci.Info = info // the subscription token's info, for this channel
+	}
 	if ns.Presence && h.cfg.Presence != nil {
-		if err := h.cfg.Presence.AddPresence(ctx, channel, s.clientInfo()); err != nil {
+		if err := h.cfg.Presence.AddPresence(ctx, channel, ci); err != nil {
 			return h.brokerError("add presence in", channel, err)
 		}
 	}
 	if ns.JoinLeave {
-		if err := h.broker.PublishJoin(ctx, channel, s.clientInfo()); err != nil {
+		if err := h.broker.PublishJoin(ctx, channel, ci); err != nil {
 			h.log.Warn("join not published", "channel", channel, "err", err)
 		}
 	}
@@ -222,4 +241,25 @@ func (h *Hub) leave(s *Session, channel string) {
 func (h *Hub) brokerError(what, channel string, err error) error {
 	h.log.Error("broker call failed", "op", what, "channel", channel, "err", err)
 	return herald.Errorf(herald.ErrUnavailable, "could not %s %q: the broker is not available", what, channel)
+}
+
+// authorizeSubscribe applies a namespace's subscribe access to a client's
+// subscribe: user-limited channels, authenticated users only, or a
+// subscription token (or the subscribe hook's approval).
+func (s *Session) authorizeSubscribe(ctx context.Context, channel string, ns herald.NamespaceOptions, token string) (SubscribeGrant, error) {
+	s.mu.Lock()
+	user := s.user
+	s.mu.Unlock()
+	if err := admitsUser(channel, user); err != nil {
+		return SubscribeGrant{}, err
+	}
+	access := orDefault(ns.SubscribeAccess, herald.AccessAnyone)
+	if token == "" && access != herald.AccessToken {
+		return SubscribeGrant{}, s.may(access, channel, "subscribe")
+	}
+	auth := s.hub.cfg.Auth
+	if auth == nil {
+		return SubscribeGrant{}, herald.Errorf(herald.ErrPermissionDenied, "channel %q needs a subscription token, and this server verifies none", channel)
+	}
+	return auth.Subscribe(ctx, SubscribeCheck{Client: s.id, User: user, Channel: channel, Token: token})
 }

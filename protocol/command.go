@@ -20,6 +20,8 @@ type Command struct {
 	Presence      *PresenceRequest      `json:"presence,omitempty"`
 	PresenceStats *PresenceStatsRequest `json:"presence_stats,omitempty"`
 	RPC           *RPCRequest           `json:"rpc,omitempty"`
+	Refresh       *RefreshRequest       `json:"refresh,omitempty"`
+	SubRefresh    *SubRefreshRequest    `json:"sub_refresh,omitempty"`
 }
 
 // ConnectRequest opens the session. It must be the first command.
@@ -80,6 +82,17 @@ type HistoryRequest struct {
 	Reverse bool `json:"reverse,omitempty"`
 }
 
+// RefreshRequest replaces the connection's credentials before they expire.
+type RefreshRequest struct {
+	Token string `json:"token"`
+}
+
+// SubRefreshRequest replaces a subscription token before it expires.
+type SubRefreshRequest struct {
+	Channel string `json:"channel"`
+	Token   string `json:"token"`
+}
+
 // PresenceRequest lists who is subscribed to a channel with presence on.
 type PresenceRequest struct {
 	Channel string `json:"channel"`
@@ -128,6 +141,10 @@ func (c *Command) Name() string {
 		return "presence_stats"
 	case c.RPC != nil:
 		return "rpc"
+	case c.Refresh != nil:
+		return "refresh"
+	case c.SubRefresh != nil:
+		return "sub_refresh"
 	}
 	return ""
 }
@@ -136,7 +153,7 @@ func (c *Command) Name() string {
 func (c *Command) count() int {
 	n := 0
 	for _, set := range [...]bool{c.Connect != nil, c.Subscribe != nil, c.Unsubscribe != nil, c.Publish != nil, c.Ping != nil, c.Pong != nil,
-		c.History != nil, c.Presence != nil, c.PresenceStats != nil, c.RPC != nil} {
+		c.History != nil, c.Presence != nil, c.PresenceStats != nil, c.RPC != nil, c.Refresh != nil, c.SubRefresh != nil} {
 		if set {
 			n++
 		}

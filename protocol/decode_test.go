@@ -273,10 +273,10 @@ func TestDecodeCommand(t *testing.T) {
 		},
 		{
 			name:       "two unknown commands are both named",
-			in:         `{"id":3,"refresh":{},"sub_refresh":{}}`,
+			in:         `{"id":3,"subscrib":{},"histry":{}}`,
 			errID:      3,
 			errUnknown: true,
-			errSays:    [][]string{{`"refresh"`}, {`"sub_refresh"`}},
+			errSays:    [][]string{{`"subscrib"`}, {`"histry"`}},
 		},
 		{
 			name:       "unknown command names every known one",

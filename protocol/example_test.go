@@ -19,7 +19,7 @@ func ExampleDecodeCommands() {
 	})
 	// Output:
 	// id 1: connect
-	// id 2: error (unknown command: true): unknown command "histroy": protocol v1 knows connect, subscribe, unsubscribe, publish, ping, pong, history, presence, presence_stats, rpc
+	// id 2: error (unknown command: true): unknown command "histroy": protocol v1 knows connect, subscribe, unsubscribe, publish, ping, pong, history, presence, presence_stats, rpc, refresh, sub_refresh
 	// id 3: subscribe
 }
 

@@ -114,10 +114,10 @@ func unknownCommand(id uint32, msg []byte) *DecodeError {
 	return &DecodeError{ID: id, Unknown: true, Message: fmt.Sprintf("unknown command %s: protocol v1 knows %s", strings.Join(names, ", "), commandList)}
 }
 
-const commandList = "connect, subscribe, unsubscribe, publish, ping, pong, history, presence, presence_stats, rpc"
+const commandList = "connect, subscribe, unsubscribe, publish, ping, pong, history, presence, presence_stats, rpc, refresh, sub_refresh"
 
 var knownCommands = map[string]bool{"connect": true, "subscribe": true, "unsubscribe": true, "publish": true, "ping": true, "pong": true,
-	"history": true, "presence": true, "presence_stats": true, "rpc": true}
+	"history": true, "presence": true, "presence_stats": true, "rpc": true, "refresh": true, "sub_refresh": true}
 
 func describeJSONError(err error) string {
 	var typeErr *json.UnmarshalTypeError

@@ -17,6 +17,8 @@ type Reply struct {
 	Presence      *PresenceResult      `json:"presence,omitempty"`
 	PresenceStats *PresenceStatsResult `json:"presence_stats,omitempty"`
 	RPC           *RPCResult           `json:"rpc,omitempty"`
+	Refresh       *RefreshResult       `json:"refresh,omitempty"`
+	SubRefresh    *SubRefreshResult    `json:"sub_refresh,omitempty"`
 }
 
 // Error is a failed command's reply: a stable code from the catalog, a
@@ -38,6 +40,24 @@ type ConnectResult struct {
 	Ping uint32 `json:"ping"`
 	// Pong says that the server expects a pong answer to each ping.
 	Pong bool `json:"pong"`
+	// User is the authenticated user id; absent for anonymous connections.
+	User string `json:"user,omitempty"`
+	// Expires says that the credentials expire in TTL seconds: send refresh
+	// with a new token before then, or the connection is closed with 4005.
+	Expires bool   `json:"expires,omitempty"`
+	TTL     uint32 `json:"ttl,omitempty"`
+}
+
+// RefreshResult confirms new connection credentials.
+type RefreshResult struct {
+	Expires bool   `json:"expires,omitempty"`
+	TTL     uint32 `json:"ttl,omitempty"`
+}
+
+// SubRefreshResult confirms a new subscription token.
+type SubRefreshResult struct {
+	Expires bool   `json:"expires,omitempty"`
+	TTL     uint32 `json:"ttl,omitempty"`
 }
 
 // SubscribeResult confirms a subscription. In a channel that keeps history
@@ -54,6 +74,10 @@ type SubscribeResult struct {
 	// too many missed) and the app should refetch its state.
 	Recovered    bool      `json:"recovered,omitempty"`
 	Publications []PubPush `json:"publications,omitempty"`
+	// Expires says that the subscription token expires in TTL seconds:
+	// send sub_refresh before then, or the subscription ends.
+	Expires bool   `json:"expires,omitempty"`
+	TTL     uint32 `json:"ttl,omitempty"`
 }
 
 // UnsubscribeResult confirms the end of a subscription.
