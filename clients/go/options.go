@@ -1,0 +1,128 @@
+package client
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Version is this library's version, sent in connect by default.
+const Version = "0.1.0"
+
+// Options configure a Client. Nil means every default; zero fields take the
+// defaults noted. Event callbacks run one at a time on the client's event
+// goroutine (see the package doc); nil callbacks are skipped.
+type Options struct {
+	// Token is the connection token (a JWT from the application backend),
+	// sent with every connect.
+	Token string
+	// GetToken, when set, is called before each connect for a fresh token
+	// and replaces Token. An error counts as a failed connection attempt:
+	// it goes to OnError and the client retries with backoff.
+	GetToken func(ctx context.Context) (string, error)
+	// Data is passed to the application's connect hook. Must be valid JSON.
+	Data []byte
+
+	// Name and Version describe the client in the server's logs and
+	// metrics. Default "herald-go" and this package's Version.
+	Name    string
+	Version string
+
+	// MinReconnectDelay and MaxReconnectDelay bound the backoff between
+	// connection attempts: attempt n waits a random time in
+	// [0, min(Max, Min*2^n)) (full jitter). Default 200ms and 20s. A small
+	// Max brings every client of a failed node back at once.
+	MinReconnectDelay time.Duration
+	MaxReconnectDelay time.Duration
+	// PingGrace is how late the server's ping may be: with no message for
+	// the announced ping interval plus PingGrace, the connection counts as
+	// dead and the client reconnects. Default 10s. Too small a grace turns
+	// a busy network into reconnect storms.
+	PingGrace time.Duration
+	// ConnectTimeout bounds opening the WebSocket and waiting for the
+	// connect reply. Default 10s.
+	ConnectTimeout time.Duration
+	// MaxMessageSize is the server's websocket.max_message_size: commands
+	// queued together are sent in one WebSocket message up to this size.
+	// Default 64 KiB, the server's default; more than the server's limit
+	// gets the connection closed with 1009.
+	MaxMessageSize int
+
+	// HTTPClient opens the WebSocket: set its Transport for TLS settings,
+	// proxies or a custom dialer. Default http.DefaultClient.
+	HTTPClient *http.Client
+	// HTTPHeader is sent with the WebSocket handshake (cookies, say).
+	HTTPHeader http.Header
+
+	// Logger receives the client's debug logs. Default: none.
+	Logger *slog.Logger
+
+	// OnConnecting, OnConnected and OnDisconnected report each change of
+	// the client's state; OnError reports what went wrong without changing
+	// it (a failed dial, a publication gap, an error reply to no command).
+	OnConnecting   func(ConnectingEvent)
+	OnConnected    func(ConnectedEvent)
+	OnDisconnected func(DisconnectedEvent)
+	OnError        func(error)
+	// OnPublication receives publications of channels that have no
+	// Subscription on this client: those the application subscribed the
+	// connection to through the server API.
+	OnPublication func(Publication)
+}
+
+func (o *Options) setDefaults() {
+	if o.Name == "" {
+		o.Name = "herald-go"
+	}
+	if o.Version == "" {
+		o.Version = Version
+	}
+	if o.MinReconnectDelay <= 0 {
+		o.MinReconnectDelay = 200 * time.Millisecond
+	}
+	if o.MaxReconnectDelay <= 0 {
+		o.MaxReconnectDelay = 20 * time.Second
+	}
+	o.MaxReconnectDelay = max(o.MaxReconnectDelay, o.MinReconnectDelay)
+	if o.PingGrace <= 0 {
+		o.PingGrace = 10 * time.Second
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = 10 * time.Second
+	}
+	if o.MaxMessageSize <= 0 {
+		o.MaxMessageSize = 64 << 10
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = http.DefaultClient
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// SubscriptionOptions configure a Subscription. Nil means defaults.
+type SubscriptionOptions struct {
+	// Since, when set, makes the first subscribe recover from this
+	// position (one the application stored), as a resubscribe after a
+	// reconnect does.
+	Since *Position
+
+	OnSubscribing  func(SubscribingEvent)
+	OnSubscribed   func(SubscribedEvent)
+	OnUnsubscribed func(UnsubscribedEvent)
+	// OnPublication receives each publication once, in offset order:
+	// recovered ones right after OnSubscribed, then live ones.
+	OnPublication func(Publication)
+	// OnJoin and OnLeave report connections subscribing to and leaving the
+	// channel, where its namespace sets join_leave.
+	OnJoin  func(ClientInfo)
+	OnLeave func(ClientInfo)
+}
+
+// Position is a place in a channel's stream.
+type Position struct {
+	Offset uint64
+	Epoch  string
+}

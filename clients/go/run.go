@@ -1,0 +1,176 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/heraldrt/herald/protocol"
+)
+
+// backoff is the wait before reconnect attempt n (0 for the first after a
+// loss): full jitter, a random duration in [0, min(hi, lo*2^n)), so that
+// the clients of a failed node come back spread out rather than together.
+func backoff(r *rand.Rand, n int, lo, hi time.Duration) time.Duration {
+	ceiling := hi
+	if n < 63 && lo <= hi>>n {
+		ceiling = lo << n
+	}
+	if ceiling <= 0 {
+		return 0
+	}
+	return time.Duration(r.Int64N(int64(ceiling)))
+}
+
+// run is the connection loop: connect, serve the connection until it ends,
+// wait out the backoff, again, until ctx ends (Close) or the server
+// forbids reconnecting.
+func (c *Client) run(ctx context.Context, cancel context.CancelFunc) {
+	defer cancel()
+	attempt := 0
+	for {
+		end, connected := c.session(ctx)
+		if connected {
+			attempt = 0
+		}
+		c.mu.Lock()
+		c.conn = nil
+		switch {
+		case ctx.Err() != nil:
+			// Close reports the end once every loop has stopped.
+			c.running = false
+			c.notify()
+			c.mu.Unlock()
+			return
+		case !end.reconnect:
+			c.running = false
+			c.last = &DisconnectError{Code: end.code, Reason: end.reason}
+			c.setState(Disconnected)
+			emit(c, c.opts.OnDisconnected, DisconnectedEvent{Code: end.code, Reason: end.reason})
+			c.subsLost(end)
+			c.mu.Unlock()
+			return
+		case connected:
+			c.setState(Connecting)
+			emit(c, c.opts.OnConnecting, ConnectingEvent{Code: end.code, Reason: end.reason})
+			c.subsLost(end)
+		}
+		c.mu.Unlock()
+
+		d := backoff(c.rnd, attempt, c.opts.MinReconnectDelay, c.opts.MaxReconnectDelay)
+		attempt++
+		c.log.Debug("reconnecting", "in", d, "attempt", attempt, "code", end.code, "reason", end.reason)
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
+}
+
+// session makes one connection attempt and, once connected, serves the
+// connection until it ends. It says why it ended and whether the server
+// answered connect.
+func (c *Client) session(ctx context.Context) (ending, bool) {
+	failed := ending{code: CodeTransportClosed, reason: codeReasons[CodeTransportClosed], reconnect: true}
+	token := c.opts.Token
+	if c.opts.GetToken != nil {
+		t, err := c.opts.GetToken(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				c.emitError(fmt.Errorf("herald: get token: %w", err))
+			}
+			return failed, false
+		}
+		token = t
+	}
+	cn, err := dial(ctx, c)
+	if err != nil {
+		if ctx.Err() == nil {
+			c.emitError(err)
+		}
+		return failed, false
+	}
+
+	type result struct {
+		r   *protocol.Reply
+		err error
+	}
+	res := make(chan result, 1)
+	connect := &protocol.Command{ID: c.newID(), Connect: &protocol.ConnectRequest{
+		Token: token, Name: c.opts.Name, Version: c.opts.Version, Data: c.opts.Data,
+	}}
+	// The handler runs on the reader, so the ping watch starts before the
+	// reader's next read.
+	_, err = cn.send([]*protocol.Command{connect}, []replyHandler{func(r *protocol.Reply, err error) {
+		if err == nil && r.Connect != nil && r.Connect.Ping > 0 {
+			cn.readTimeout = time.Duration(r.Connect.Ping)*time.Second + c.opts.PingGrace
+			cn.timeoutCode = CodeNoPing
+		}
+		res <- result{r, err}
+	}})
+	if err != nil { // Data is not valid JSON: no attempt can succeed
+		cn.shutdown(0)
+		c.emitError(err)
+		return ending{code: CodeConnectCalled, reason: err.Error()}, false
+	}
+	var r result
+	select {
+	case r = <-res:
+	case <-ctx.Done():
+		cn.shutdown(websocket.StatusNormalClosure)
+		return ending{}, false
+	}
+	switch {
+	case r.err != nil: // the connection ended first; the reader knows why
+		cn.shutdown(0)
+		c.emitError(fmt.Errorf("herald: connect: %d %s", cn.end.code, cn.end.reason))
+		return cn.end, false
+	case r.r.Error != nil:
+		cn.shutdown(websocket.StatusNormalClosure)
+		c.emitError(fmt.Errorf("herald: connect: %w", replyError(r.r.Error)))
+		return failed, false
+	case r.r.Connect == nil:
+		cn.shutdown(websocket.StatusProtocolError)
+		c.emitError(fmt.Errorf("herald: connect: a reply without a connect result"))
+		return failed, false
+	}
+
+	c.mu.Lock()
+	c.conn = cn
+	c.setState(Connected)
+	emit(c, c.opts.OnConnected, ConnectedEvent{
+		ClientID:      r.r.Connect.Client,
+		ServerVersion: r.r.Connect.Version,
+		PingInterval:  time.Duration(r.r.Connect.Ping) * time.Second,
+	})
+	c.resubscribe(cn)
+	c.mu.Unlock()
+
+	// retry fires when a subscription that failed temporarily is due
+	// for another subscribe.
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
+	for {
+		if at := c.nextRetry(); !at.IsZero() {
+			retry.Reset(time.Until(at))
+		}
+		select {
+		case <-cn.done:
+			cn.shutdown(0)
+			return cn.end, true
+		case <-ctx.Done():
+			cn.shutdown(websocket.StatusNormalClosure)
+			return ending{}, true
+		case <-c.kick:
+		case <-retry.C:
+			c.retrySubscribes(cn)
+		}
+		retry.Stop()
+	}
+}

@@ -1,0 +1,423 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/heraldrt/herald/protocol"
+)
+
+// SubState is a subscription's state.
+type SubState int
+
+const (
+	// Unsubscribed: new, or ended by Unsubscribe, the server or Close.
+	Unsubscribed SubState = iota
+	// Subscribing: wanted, waiting for the connection or the subscribe
+	// reply (again after every reconnect).
+	Subscribing
+	// Subscribed: the server confirmed; publications flow.
+	Subscribed
+)
+
+func (s SubState) String() string {
+	switch s {
+	case Unsubscribed:
+		return "unsubscribed"
+	case Subscribing:
+		return "subscribing"
+	case Subscribed:
+		return "subscribed"
+	}
+	return "unknown"
+}
+
+// Subscription is the client's subscription to one channel. Once Subscribe
+// is called it stays wanted, through reconnects, until Unsubscribe, a
+// refusal by the server or Close; after each reconnect it recovers what it
+// missed where the channel keeps history.
+type Subscription struct {
+	c       *Client
+	channel string
+	opts    SubscriptionOptions
+
+	// Guarded by c.mu.
+	state       SubState
+	wanted      bool   // subscribe again after every reconnect
+	gen         uint64 // bumped by every subscribe sent and every end: older replies are stale
+	recoverable bool
+	positioned  bool     // pos is a place in the channel's stream
+	pos         Position // the last publication handled (or the subscribe position)
+	err         error    // why the server refused the last subscribe
+	attempt     int      // temporary refusals in a row
+	retryAt     time.Time
+}
+
+// NewSubscription returns the client's subscription to channel, in state
+// Unsubscribed; call Subscribe on it. A client has at most one per channel
+// (ErrDuplicateSubscription); RemoveSubscription frees the channel.
+func (c *Client) NewSubscription(channel string, opts *SubscriptionOptions) (*Subscription, error) {
+	if channel == "" {
+		return nil, errors.New("herald: empty channel name")
+	}
+	s := &Subscription{c: c, channel: channel}
+	if opts != nil {
+		s.opts = *opts
+	}
+	if s.opts.Since != nil {
+		s.pos, s.positioned, s.recoverable = *s.opts.Since, true, true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, ErrClosed
+	}
+	if c.subs[channel] != nil {
+		return nil, ErrDuplicateSubscription
+	}
+	c.subs[channel] = s
+	return s, nil
+}
+
+// Subscription returns the client's subscription to channel, or nil.
+func (c *Client) Subscription(channel string) *Subscription {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.subs[channel]
+}
+
+// RemoveSubscription unsubscribes sub and forgets it, so that the channel
+// may get a new Subscription.
+func (c *Client) RemoveSubscription(ctx context.Context, sub *Subscription) error {
+	err := sub.Unsubscribe(ctx)
+	c.mu.Lock()
+	if c.subs[sub.channel] == sub {
+		delete(c.subs, sub.channel)
+	}
+	c.mu.Unlock()
+	return err
+}
+
+// Channel returns the subscription's channel.
+func (s *Subscription) Channel() string { return s.channel }
+
+// State returns the subscription's state.
+func (s *Subscription) State() SubState {
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	return s.state
+}
+
+// Position returns the last position handled in a channel with history,
+// and false before there is one. An application that stores it can resume
+// from it later with SubscriptionOptions.Since.
+func (s *Subscription) Position() (Position, bool) {
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	return s.pos, s.positioned
+}
+
+// Subscribe makes the subscription wanted and waits until the server
+// confirms it (nil), refuses it (an *Error, and the subscription ends), or
+// ctx ends. While the client is not connected it waits for the connection.
+// If ctx ends first the subscription keeps trying; Unsubscribe stops it.
+func (s *Subscription) Subscribe(ctx context.Context) error {
+	c := s.c
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	if c.subs[s.channel] != s {
+		c.mu.Unlock()
+		return errors.New("herald: subscription removed from its client")
+	}
+	if !s.wanted {
+		s.wanted, s.err, s.attempt, s.retryAt = true, nil, 0, time.Time{}
+		// A subscription the server made (a sub push) is confirmed already.
+		if s.state != Subscribed {
+			s.setState(Subscribing)
+			emit(c, s.opts.OnSubscribing, SubscribingEvent{Code: CodeSubscribeCalled, Reason: codeReasons[CodeSubscribeCalled]})
+			if c.state == Connected {
+				cmd, h := s.subscribeCommand()
+				c.conn.send([]*protocol.Command{cmd}, []replyHandler{h})
+			}
+		}
+	}
+	c.mu.Unlock()
+	return c.wait(ctx, func() (bool, error) {
+		switch {
+		case s.state == Subscribed:
+			return true, nil
+		case !s.wanted && s.err != nil:
+			return true, s.err
+		case !s.wanted:
+			return true, ErrUnsubscribed
+		}
+		return false, nil
+	})
+}
+
+// Unsubscribe ends the subscription at once (OnUnsubscribed) and, while
+// connected, tells the server, waiting for its reply until ctx ends. No
+// publication is delivered after it returns.
+func (s *Subscription) Unsubscribe(ctx context.Context) error {
+	c := s.c
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	if !s.wanted && s.state == Unsubscribed {
+		c.mu.Unlock()
+		return nil
+	}
+	s.end(CodeUnsubscribeCalled, codeReasons[CodeUnsubscribeCalled], nil)
+	if c.state != Connected {
+		// The server forgot the subscription with the connection.
+		c.mu.Unlock()
+		return nil
+	}
+	cn := c.conn
+	res := make(chan *protocol.Reply, 1)
+	cmd := &protocol.Command{ID: c.newID(), Unsubscribe: &protocol.UnsubscribeRequest{Channel: s.channel}}
+	sent, err := cn.send([]*protocol.Command{cmd}, []replyHandler{func(r *protocol.Reply, _ error) { res <- r }})
+	c.mu.Unlock()
+	if !sent || err != nil {
+		return err
+	}
+	select {
+	case r := <-res:
+		if r != nil && r.Error != nil {
+			return replyError(r.Error)
+		}
+		return nil // a lost connection took the subscription with it
+	case <-ctx.Done():
+		cn.forget(cmd.ID)
+		return ctx.Err()
+	}
+}
+
+// setState changes the state and wakes waiters; c.mu must be held.
+func (s *Subscription) setState(st SubState) {
+	s.state = st
+	s.c.notify()
+}
+
+// end makes the subscription unwanted and Unsubscribed; c.mu must be held.
+func (s *Subscription) end(code uint32, reason string, err error) {
+	s.wanted, s.err, s.retryAt = false, err, time.Time{}
+	s.gen++
+	s.positioned = false
+	if s.state != Unsubscribed {
+		s.setState(Unsubscribed)
+		emit(s.c, s.opts.OnUnsubscribed, UnsubscribedEvent{Code: code, Reason: reason})
+	} else {
+		s.c.notify()
+	}
+}
+
+// subscribeCommand returns the subscribe command, recovering from the
+// subscription's position when it has one, and the handler of its reply;
+// c.mu must be held.
+func (s *Subscription) subscribeCommand() (*protocol.Command, replyHandler) {
+	s.gen++
+	gen := s.gen
+	req := &protocol.SubscribeRequest{Channel: s.channel}
+	recovering := s.positioned && s.recoverable
+	if recovering {
+		req.Recover, req.Offset, req.Epoch = true, s.pos.Offset, s.pos.Epoch
+	}
+	cmd := &protocol.Command{ID: s.c.newID(), Subscribe: req}
+	return cmd, func(r *protocol.Reply, err error) {
+		s.c.mu.Lock()
+		defer s.c.mu.Unlock()
+		if err != nil || gen != s.gen || !s.wanted || s.state != Subscribing {
+			// Stale, or the connection ended: the next one subscribes again.
+			return
+		}
+		s.subscribed(r, recovering)
+	}
+}
+
+// subscribed handles a subscribe reply; c.mu must be held.
+func (s *Subscription) subscribed(r *protocol.Reply, recovering bool) {
+	c := s.c
+	if r.Error != nil {
+		e := replyError(r.Error)
+		if e.Temporary {
+			s.retryAt = time.Now().Add(backoff(c.subRnd, s.attempt, c.opts.MinReconnectDelay, c.opts.MaxReconnectDelay))
+			s.attempt++
+			c.emitError(&SubscribeError{Channel: s.channel, Err: e})
+			select {
+			case c.kick <- struct{}{}:
+			default:
+			}
+			return
+		}
+		s.end(e.Code, e.Message, e)
+		return
+	}
+	res := r.Subscribe
+	if res == nil {
+		res = &protocol.SubscribeResult{}
+	}
+	s.attempt = 0
+	s.recoverable = res.Recoverable
+	s.setState(Subscribed)
+	emit(c, s.opts.OnSubscribed, SubscribedEvent{
+		Recoverable:   res.Recoverable,
+		WasRecovering: recovering,
+		Recovered:     recovering && res.Recovered,
+		Offset:        res.Offset,
+		Epoch:         res.Epoch,
+	})
+	// The reply's publications come before any later push: they are
+	// handled here, on the reader, before it reads the next message.
+	for i := range res.Publications {
+		p := &res.Publications[i]
+		if s.positioned && p.Offset != 0 && p.Offset <= s.pos.Offset && res.Epoch == s.pos.Epoch {
+			continue // already handled: never deliver one twice
+		}
+		emit(c, s.opts.OnPublication, Publication{Channel: s.channel, Offset: p.Offset, Epoch: or(p.Epoch, res.Epoch), Data: p.Data})
+	}
+	s.positioned = res.Recoverable
+	s.pos = Position{Offset: res.Offset, Epoch: res.Epoch}
+}
+
+// publication handles a pub push: it drops duplicates, reports gaps and
+// advances the position; c.mu must be held.
+func (s *Subscription) publication(p *protocol.PubPush) {
+	if s.state != Subscribed {
+		return // the reply to an unsubscribe or a new subscribe is on its way
+	}
+	epoch := p.Epoch
+	if p.Offset != 0 {
+		epoch = or(epoch, s.pos.Epoch)
+		switch {
+		case !s.positioned:
+		case epoch == s.pos.Epoch && p.Offset <= s.pos.Offset:
+			s.c.log.Debug("duplicate publication dropped", "channel", s.channel, "offset", p.Offset, "at", s.pos.Offset)
+			return
+		case epoch == s.pos.Epoch && p.Offset > s.pos.Offset+1:
+			s.c.emitError(&GapError{Channel: s.channel, Expected: s.pos.Offset + 1, Got: p.Offset, Epoch: epoch})
+		case epoch != s.pos.Epoch && p.Offset > 1:
+			// The history was lost and started over (it expired, say).
+			s.c.emitError(&GapError{Channel: s.channel, Expected: 1, Got: p.Offset, Epoch: epoch})
+		}
+		s.pos, s.positioned = Position{Offset: p.Offset, Epoch: epoch}, true
+	}
+	emit(s.c, s.opts.OnPublication, Publication{Channel: s.channel, Offset: p.Offset, Epoch: epoch, Data: p.Data})
+}
+
+// handlePush handles a push about one channel; it runs on the reader.
+func (c *Client) handlePush(p *protocol.Push) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.subs[p.Channel]
+	switch {
+	case p.Pub != nil && s != nil:
+		s.publication(p.Pub)
+	case p.Pub != nil:
+		emit(c, c.opts.OnPublication, Publication{Channel: p.Channel, Offset: p.Pub.Offset, Epoch: p.Pub.Epoch, Data: p.Pub.Data})
+	case s == nil:
+		// Join, leave, sub or unsub of a channel without a Subscription.
+	case p.Join != nil && s.state == Subscribed:
+		emit(c, s.opts.OnJoin, clientInfo(p.Join))
+	case p.Leave != nil && s.state == Subscribed:
+		emit(c, s.opts.OnLeave, clientInfo(p.Leave))
+	case p.Sub != nil && s.state != Subscribed:
+		// The application subscribed the connection through the server
+		// API. Such a subscription lasts as long as the connection.
+		s.gen++
+		s.recoverable, s.positioned = p.Sub.Recoverable, p.Sub.Recoverable
+		s.pos = Position{Offset: p.Sub.Offset, Epoch: p.Sub.Epoch}
+		s.setState(Subscribed)
+		emit(c, s.opts.OnSubscribed, SubscribedEvent{Recoverable: p.Sub.Recoverable, Offset: p.Sub.Offset, Epoch: p.Sub.Epoch})
+	case p.Unsub != nil:
+		s.end(CodeServerUnsubscribed, codeReasons[CodeServerUnsubscribed], nil)
+	}
+}
+
+// resubscribe sends a subscribe for every wanted subscription, together so
+// that they share WebSocket messages; c.mu must be held.
+func (c *Client) resubscribe(cn *conn) {
+	var cmds []*protocol.Command
+	var hs []replyHandler
+	for _, s := range c.subs {
+		if !s.wanted {
+			continue
+		}
+		s.retryAt = time.Time{}
+		cmd, h := s.subscribeCommand()
+		cmds = append(cmds, cmd)
+		hs = append(hs, h)
+	}
+	if len(cmds) > 0 {
+		cn.send(cmds, hs)
+	}
+}
+
+// subsLost moves the subscriptions of a connection that ended back to
+// Subscribing, to be subscribed again on the next; c.mu must be held.
+func (c *Client) subsLost(end ending) {
+	for _, s := range c.subs {
+		s.retryAt = time.Time{}
+		switch {
+		case s.wanted && s.state == Subscribed:
+			s.setState(Subscribing)
+			emit(c, s.opts.OnSubscribing, SubscribingEvent{Code: end.code, Reason: end.reason})
+		case !s.wanted && s.state == Subscribed:
+			// Made by the server (a sub push): gone with the connection.
+			s.end(end.code, end.reason, nil)
+		}
+	}
+}
+
+// nextRetry returns when the earliest subscribe retry is due (zero: none).
+func (c *Client) nextRetry() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var at time.Time
+	for _, s := range c.subs {
+		if !s.retryAt.IsZero() && (at.IsZero() || s.retryAt.Before(at)) {
+			at = s.retryAt
+		}
+	}
+	return at
+}
+
+// retrySubscribes subscribes again the subscriptions whose retry is due.
+func (c *Client) retrySubscribes(cn *conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	var cmds []*protocol.Command
+	var hs []replyHandler
+	for _, s := range c.subs {
+		if s.retryAt.IsZero() || s.retryAt.After(now) {
+			continue
+		}
+		s.retryAt = time.Time{}
+		if s.wanted && s.state == Subscribing {
+			cmd, h := s.subscribeCommand()
+			cmds = append(cmds, cmd)
+			hs = append(hs, h)
+		}
+	}
+	if len(cmds) > 0 {
+		cn.send(cmds, hs)
+	}
+}
+
+func clientInfo(ci *protocol.ClientInfo) ClientInfo {
+	return ClientInfo{Client: ci.Client, User: ci.User, Info: ci.Info}
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
