@@ -48,26 +48,9 @@ func (c *Client) Connect(ctx context.Context, r ConnectRequest) (ConnectResult, 
 	if c != nil {
 		r.Headers = c.only(r.Headers)
 	}
-	err := c.call(ctx, ConnectHook, r.Headers, r, func(raw json.RawMessage) error {
-		var w struct {
-			User     string          `json:"user"`
-			Info     json.RawMessage `json:"info"`
-			Channels []string        `json:"channels"`
-			ExpireAt int64           `json:"expire_at"`
-		}
-		if err := json.Unmarshal(raw, &w); err != nil {
-			return err
-		}
-		exp, err := expiry(w.ExpireAt)
-		if err != nil {
-			return err
-		}
-		info, err := compact(w.Info)
-		if err != nil {
-			return err
-		}
-		res = ConnectResult{User: w.User, Info: info, Channels: w.Channels, ExpiresAt: exp}
-		return nil
+	err := c.call(ctx, ConnectHook, r.Headers, r, func(raw json.RawMessage) (err error) {
+		res, err = decodeConnect(raw)
+		return err
 	})
 	if err != nil {
 		return ConnectResult{}, err
@@ -93,24 +76,9 @@ type RefreshResult struct {
 // about to expire may go on.
 func (c *Client) Refresh(ctx context.Context, r RefreshRequest) (RefreshResult, error) {
 	var res RefreshResult
-	err := c.call(ctx, RefreshHook, nil, r, func(raw json.RawMessage) error {
-		var w struct {
-			ExpireAt int64           `json:"expire_at"`
-			Info     json.RawMessage `json:"info"`
-		}
-		if err := json.Unmarshal(raw, &w); err != nil {
-			return err
-		}
-		exp, err := expiry(w.ExpireAt)
-		if err != nil {
-			return err
-		}
-		info, err := compact(w.Info)
-		if err != nil {
-			return err
-		}
-		res = RefreshResult{ExpiresAt: exp, Info: info}
-		return nil
+	err := c.call(ctx, RefreshHook, nil, r, func(raw json.RawMessage) (err error) {
+		res, err = decodeRefresh(raw)
+		return err
 	})
 	if err != nil {
 		return RefreshResult{}, err
@@ -135,15 +103,8 @@ type SubscribeResult struct {
 // Subscribe asks the backend whether a client may subscribe to a channel.
 func (c *Client) Subscribe(ctx context.Context, r SubscribeRequest) (SubscribeResult, error) {
 	var res SubscribeResult
-	err := c.call(ctx, SubscribeHook, nil, r, func(raw json.RawMessage) error {
-		var w struct {
-			Info json.RawMessage `json:"info"`
-		}
-		if err := json.Unmarshal(raw, &w); err != nil {
-			return err
-		}
-		info, err := compact(w.Info)
-		res.Info = info
+	err := c.call(ctx, SubscribeHook, nil, r, func(raw json.RawMessage) (err error) {
+		res, err = decodeSubscribe(raw)
 		return err
 	})
 	if err != nil {
@@ -209,6 +170,65 @@ func (c *Client) RPC(ctx context.Context, r RPCRequest) (RPCResult, error) {
 	return res, nil
 }
 
+// The decoders of each hook's result. They check what the backend may
+// not send (a negative expire_at, a field of the wrong type) and compact
+// the JSON they pass on.
+
+func decodeConnect(raw json.RawMessage) (ConnectResult, error) {
+	var w struct {
+		User     string          `json:"user"`
+		Info     json.RawMessage `json:"info"`
+		Channels []string        `json:"channels"`
+		ExpireAt int64           `json:"expire_at"`
+	}
+	if err := json.Unmarshal(raw, &w); err != nil {
+		return ConnectResult{}, err
+	}
+	exp, err := expiry(w.ExpireAt)
+	if err != nil {
+		return ConnectResult{}, err
+	}
+	info, err := compact(w.Info)
+	if err != nil {
+		return ConnectResult{}, err
+	}
+	return ConnectResult{User: w.User, Info: info, Channels: w.Channels, ExpiresAt: exp}, nil
+}
+
+func decodeRefresh(raw json.RawMessage) (RefreshResult, error) {
+	var w struct {
+		ExpireAt int64           `json:"expire_at"`
+		Info     json.RawMessage `json:"info"`
+	}
+	if err := json.Unmarshal(raw, &w); err != nil {
+		return RefreshResult{}, err
+	}
+	exp, err := expiry(w.ExpireAt)
+	if err != nil {
+		return RefreshResult{}, err
+	}
+	info, err := compact(w.Info)
+	if err != nil {
+		return RefreshResult{}, err
+	}
+	return RefreshResult{ExpiresAt: exp, Info: info}, nil
+}
+
+func decodeSubscribe(raw json.RawMessage) (SubscribeResult, error) {
+	var w struct {
+		Info json.RawMessage `json:"info"`
+	}
+	if err := json.Unmarshal(raw, &w); err != nil {
+		return SubscribeResult{}, err
+	}
+	info, err := compact(w.Info)
+	if err != nil {
+		return SubscribeResult{}, err
+	}
+	return SubscribeResult{Info: info}, nil
+}
+
+// resultData decodes the publish and rpc results.
 func resultData(raw json.RawMessage) (json.RawMessage, error) {
 	var w struct {
 		Data json.RawMessage `json:"data"`

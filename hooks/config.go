@@ -1,6 +1,7 @@
 package hooks
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -115,7 +116,12 @@ func (c *Config) urls() map[Hook]string {
 func parseURL(key, raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %q is not a URL", key, raw)
+		// Not repeating raw: it may hold a password, and this cannot redact it.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("%s is not a valid URL: %v", key, err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return nil, fmt.Errorf("%s: %q must be an absolute http:// or https:// URL", key, u.Redacted())

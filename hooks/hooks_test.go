@@ -417,3 +417,23 @@ func TestInvalidRequestData(t *testing.T) {
 	_, err := e.c.Publish(context.Background(), hooks.PublishRequest{Client: "c1", Channel: "a", Data: json.RawMessage(`{`)})
 	wantError(t, err, herald.ErrBadRequest, "not valid JSON")
 }
+
+// TestRedirectsNeverFollowed: even a caller's HTTP client that follows
+// redirects does not follow the backend's, and is not changed.
+func TestRedirectsNeverFollowed(t *testing.T) {
+	followed := false
+	own := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { followed = true; return nil }}
+	e := newEnv(t, func(c *hooks.Config, url string) {
+		c.ConnectURL = url + "/redirect"
+		c.HTTPClient = own
+	})
+	_, err := connect(e, "sid=good")
+	wantError(t, err, herald.ErrUnavailable, "connect hook answered HTTP 302")
+	if followed || own.CheckRedirect == nil {
+		t.Fatal("the redirect was followed, or the caller's client changed")
+	}
+	if w := e.log.warnings(); len(w) != 1 || !strings.Contains(w[0], "not followed") {
+		t.Fatalf("warnings: %q", w)
+	}
+	own.CloseIdleConnections()
+}
