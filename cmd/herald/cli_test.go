@@ -773,3 +773,179 @@ func TestPublishSendsDataAsGiven(t *testing.T) {
 			r.method, r.path, r.auth, r.contentType, r.body, wantBody)
 	}
 }
+
+// TestSubPresence watches a second subscriber come and go.
+func TestSubPresence(t *testing.T) {
+	t.Parallel()
+	base, _ := startServer(t) // --dev: presence and join/leave everywhere
+
+	watcher := startHerald(t, nil, "sub", "--presence", base, "news")
+	watcher.waitFor(t, watcher.stderr, "the presence list", hasAll("herald sub: subscribed to news", "herald sub: present in news: 1 client: "))
+	// Its own join comes first: the server announces every subscription.
+	watcher.waitFor(t, watcher.stdout, "its own join", hasLines(1))
+
+	other := startHerald(t, nil, "sub", base, "news")
+	other.waitFor(t, other.stderr, "the second subscription", hasAll("subscribed to news"))
+	watcher.waitFor(t, watcher.stdout, "the second join", hasLines(2))
+	if err := other.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if code := other.wait(t); code != 0 {
+		t.Fatalf("second herald sub exited %d on interrupt\nstderr:\n%s", code, other.stderr)
+	}
+	watcher.waitFor(t, watcher.stdout, "the leave", hasLines(3))
+
+	lines := watcher.stdout.lines()
+	var got []joinLeaveLine
+	for _, l := range lines {
+		var jl joinLeaveLine
+		dec := json.NewDecoder(strings.NewReader(l))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&jl); err != nil || jl.Channel != "news" || (jl.Join == nil) == (jl.Leave == nil) {
+			t.Fatalf("line %s is not one join or leave in news (%v)", l, err)
+		}
+		got = append(got, jl)
+	}
+	self := got[0].Join
+	if self == nil || !strings.Contains(watcher.stderr.String(), "present in news: 1 client: "+self.Client+"\n") {
+		t.Fatalf("first line is not sub's own join, the client of the presence list:\n%s\nstderr:\n%s", strings.Join(lines, "\n"), watcher.stderr)
+	}
+	if got[1].Join == nil || got[2].Leave == nil || got[1].Join.Client != got[2].Leave.Client || got[1].Join.Client == self.Client {
+		t.Fatalf("want the second client's join then its leave, got:\n%s", strings.Join(lines, "\n"))
+	}
+}
+
+// TestSubJSON checks that with --json every line on both streams is JSON.
+func TestSubJSON(t *testing.T) {
+	t.Parallel()
+	base, _ := startServer(t)
+	r := publishOK(t, base, "news", `"kept"`)
+
+	sub := startHerald(t, nil, "sub", "--json", "--presence", "--since", "0", base, "news")
+	sub.waitFor(t, sub.stderr, "three status lines", hasLines(3))
+	sub.waitFor(t, sub.stdout, "the recovered publication and the join", hasLines(2))
+	if err := sub.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if code := sub.wait(t); code != 0 {
+		t.Fatalf("herald sub --json exited %d on interrupt\nstderr:\n%s", code, sub.stderr)
+	}
+
+	events := jsonLines(t, sub.stderr.String())
+	if len(events) != 3 {
+		t.Fatalf("%d status lines, want subscribed, recovered and presence:\n%s", len(events), sub.stderr)
+	}
+	for i, want := range []string{"subscribed", "recovered", "presence"} {
+		if events[i]["event"] != want || events[i]["channel"] != "news" {
+			t.Fatalf("status line %d is %v, want event %q in news", i+1, events[i], want)
+		}
+	}
+	if events[0]["offset"] != float64(r.Offset) || events[0]["epoch"] != r.Epoch {
+		t.Fatalf("subscribed event %v, want offset %d epoch %s", events[0], r.Offset, r.Epoch)
+	}
+	if events[1]["publications"] != float64(1) || events[1]["recovered"] != true {
+		t.Fatalf("recovered event %v, want 1 publication, recovered", events[1])
+	}
+	out := jsonLines(t, sub.stdout.String())
+	if out[0]["data"] != "kept" || out[1]["join"] == nil {
+		t.Fatalf("stdout is not the publication then the join:\n%s", sub.stdout)
+	}
+
+	// Errors are JSON too.
+	_, stderr, code := runHerald(t, nil, "", "sub", "--json", base, "bad channel")
+	if code != 1 {
+		t.Fatalf("herald sub --json on a bad channel exited %d, want 1\nstderr:\n%s", code, stderr)
+	}
+	errs := jsonLines(t, stderr)
+	if len(errs) != 1 || errs[0]["event"] != "error" || errs[0]["code"] != float64(109) || errs[0]["channel"] != "bad channel" {
+		t.Fatalf("stderr is not one error event with code 109:\n%s", stderr)
+	}
+}
+
+// jsonLines decodes each line of s as a JSON object, failing the test
+// on any that is not one.
+func jsonLines(t *testing.T, s string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for l := range strings.Lines(s) {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("line %q is not a JSON object: %v\nall:\n%s", l, err, s)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func TestCheckSubscribe(t *testing.T) {
+	t.Parallel()
+	base, _ := startServer(t)
+	withKey := []string{"HERALD_API_KEY=" + testAPIKey}
+
+	stdout, stderr, code := runHerald(t, withKey, "", "check", "--subscribe", "_health", base)
+	if code != 0 {
+		t.Fatalf("herald check --subscribe: exit %d\nstderr:\n%s", code, stderr)
+	}
+	re := regexp.MustCompile(`^ok: ws://\S+/connection/websocket connect \d+\.\d\d?ms, ping \d+\.\d\d?ms, publish→receive \d+\.\d\d?ms\n$`)
+	if !re.MatchString(stdout) {
+		t.Fatalf("herald check --subscribe printed %q", stdout)
+	}
+
+	stdout, stderr, code = runHerald(t, nil, "", "check", "--json", "--subscribe", "_health", "--api-key", testAPIKey, base)
+	if code != 0 {
+		t.Fatalf("herald check --json --subscribe: exit %d\nstderr:\n%s", code, stderr)
+	}
+	var res struct {
+		OK          bool     `json:"ok"`
+		URL         string   `json:"url"`
+		ConnectMS   *float64 `json:"connect_ms"`
+		PingMS      *float64 `json:"ping_ms"`
+		RoundtripMS *float64 `json:"roundtrip_ms"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil || !res.OK || res.ConnectMS == nil || res.PingMS == nil || res.RoundtripMS == nil {
+		t.Fatalf("herald check --json --subscribe printed %q (%v), want ok with connect_ms, ping_ms and roundtrip_ms", stdout, err)
+	}
+	if n := publishOK(t, base, "_health", `"after"`).Offset; n != 3 {
+		t.Fatalf("_health is at offset %d after two checks and a publish, want 3: each check publishes once", n)
+	}
+
+	t.Run("bad key", func(t *testing.T) {
+		stdout, stderr, code := runHerald(t, nil, "", "check", "--subscribe", "_health", "--api-key", "wrong", base)
+		if code != 1 || !strings.Contains(stderr, "HTTP 401") || stdout != "" {
+			t.Fatalf("herald check with a wrong key: exit %d, want 1 naming HTTP 401\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+		}
+		stdout, _, code = runHerald(t, withKey, "", "check", "--json", "--subscribe", "_health", "--api-key", "wrong", base)
+		var res struct {
+			OK    bool   `json:"ok"`
+			Error string `json:"error"`
+		}
+		if code != 1 || json.Unmarshal([]byte(stdout), &res) != nil || res.OK || !strings.Contains(res.Error, "401") {
+			t.Fatalf("herald check --json with a wrong key: exit %d, printed %q; want 1 and ok false naming 401", code, stdout)
+		}
+	})
+
+	t.Run("bad channel", func(t *testing.T) {
+		_, stderr, code := runHerald(t, withKey, "", "check", "--subscribe", "bad channel", base)
+		if code != 1 || !strings.Contains(stderr, "(109)") {
+			t.Fatalf("herald check --subscribe 'bad channel': exit %d, want 1 with code 109\nstderr:\n%s", code, stderr)
+		}
+	})
+
+	t.Run("no key", func(t *testing.T) {
+		_, stderr, code := runHerald(t, nil, "", "check", "--subscribe", "_health", base)
+		if code != 2 || !strings.Contains(stderr, "HERALD_API_KEY") {
+			t.Fatalf("herald check --subscribe without a key: exit %d, want 2 naming HERALD_API_KEY\nstderr:\n%s", code, stderr)
+		}
+	})
+}
+
+// TestEveryCommandHelp runs each command of the table with --help.
+func TestEveryCommandHelp(t *testing.T) {
+	t.Parallel()
+	for _, c := range commands() {
+		stdout, stderr, code := runHerald(t, nil, "", c.name, "--help")
+		if code != 0 || strings.TrimSpace(stdout+stderr) == "" {
+			t.Fatalf("herald %s --help: exit %d, want 0 with a usage\nstdout:\n%s\nstderr:\n%s", c.name, code, stdout, stderr)
+		}
+	}
+}

@@ -127,7 +127,7 @@ func runSub(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		// channel is in.
 		reqs[i] = &protocol.SubscribeRequest{Channel: ch, Recover: recovering, Offset: o.since}
 	}
-	subscribed, err := subscribeChannels(setupCtx, c, reqs, rep)
+	subscribed, err := subscribeChannels(setupCtx, c, reqs, rep, false)
 	if err != nil {
 		return rep.fail(ctx, describeCallError(err, "subscribe", o.timeout))
 	}
@@ -161,9 +161,10 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 // subscribeChannels subscribes to every channel of reqs in one frame and
 // reports each reply on rep; a recovering subscribe also reports how much
 // it recovered (the publications themselves went to onPub as the reply
-// arrived, see cliClient.call). It returns the results of the subscribes
+// arrived, see cliClient.call); with quietRecovery, only a recovery that
+// lost publications is reported. It returns the results of the subscribes
 // that succeeded, by channel; an error reply is reported, not returned.
-func subscribeChannels(ctx context.Context, c *cliClient, reqs []*protocol.SubscribeRequest, rep *reporter) (map[string]*protocol.SubscribeResult, error) {
+func subscribeChannels(ctx context.Context, c *cliClient, reqs []*protocol.SubscribeRequest, rep *reporter, quietRecovery bool) (map[string]*protocol.SubscribeResult, error) {
 	cmds := make([]*protocol.Command, len(reqs))
 	for i, r := range reqs {
 		cmds[i] = &protocol.Command{Subscribe: r}
@@ -192,7 +193,7 @@ func subscribeChannels(ctx context.Context, c *cliClient, reqs []*protocol.Subsc
 		} else {
 			rep.report("subscribed to "+ch, map[string]any{"event": "subscribed", "channel": ch})
 		}
-		if reqs[i].Recover {
+		if reqs[i].Recover && !(quietRecovery && res.Recovered) {
 			rep.report(fmt.Sprintf("recovered %d publications of %s (recovered: %t)", len(res.Publications), ch, res.Recovered),
 				map[string]any{"event": "recovered", "channel": ch, "publications": len(res.Publications), "recovered": res.Recovered})
 		}
