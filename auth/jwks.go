@@ -178,8 +178,25 @@ func (s *jwksSource) refreshUnknown(ctx context.Context) bool {
 }
 
 // key returns the key set's candidates for token: the key its kid names,
-// or every key if it names none.
+// or every key meant for signing with its algorithm if it names none.
 func (s *jwksSource) key(ctx context.Context, token *jwt.Token) (any, error) {
+	if _, ok := token.Header[jwkset.HeaderKID]; !ok {
+		// keyfunc would return every key here, even those whose "use" or
+		// "alg" it checks when a kid picks them.
+		set, err := s.store.KeyReadAll(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var keep jwt.VerificationKeySet
+		for _, k := range set {
+			m := k.Marshal()
+			if m.USE == jwkset.UseEnc || (m.ALG != "" && m.ALG.String() != token.Method.Alg()) {
+				continue
+			}
+			keep.Keys = append(keep.Keys, k.Key())
+		}
+		return keep, nil
+	}
 	k, err := s.kf.KeyfuncCtx(ctx)(token)
 	if errors.Is(err, jwkset.ErrKeyNotFound) {
 		return nil, fmt.Errorf("%w: %w", errUnknownKID, err)

@@ -53,7 +53,7 @@ func parsePublicKeyPEM(s string) (any, []string, error) {
 		if strings.Contains(block.Type, "PRIVATE") {
 			// Say so plainly: the operator pasted the wrong half, and the
 			// private key should be rotated if this config was shared.
-			return nil, nil, fmt.Errorf("is a %s; give the public key only", block.Type)
+			return nil, nil, fmt.Errorf("is a private key (%s); give the public key only", block.Type)
 		}
 		return nil, nil, fmt.Errorf("PEM type %q is not a public key", block.Type)
 	}
