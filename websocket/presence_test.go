@@ -23,17 +23,23 @@ const room = "chat:room"
 func twoInRoom(t *testing.T, a *client, b func() string) (aID, bID string) {
 	t.Helper()
 	aID = a.connectID()
-	a.subscribeResult(`{"channel":"` + room + `"}`)
+	a.subscribe(room)
+	// The join is published after the reply is queued: wait for a's own
+	// so that it cannot come after b's.
+	expectJoin(t, a, aID)
 	bID = b()
-	join := a.await("b's join", func(m map[string]any) bool {
-		j, _ := m["join"].(map[string]any)
-		return j != nil && j["client"] != aID
-	})
-	if j := join["join"].(map[string]any); join["channel"] != room || j["client"] != bID || j["user"] != "" {
-		t.Fatalf("join push %v, want client %s, user \"\"", join, bID)
-	}
+	expectJoin(t, a, bID)
 	checkPresence(t, a, aID, bID)
 	return aID, bID
+}
+
+// expectJoin wants c's next message to be the room's join push for id.
+func expectJoin(t *testing.T, c *client, id string) {
+	t.Helper()
+	m := c.next()
+	if j, _ := m["join"].(map[string]any); m["channel"] != room || j == nil || j["client"] != id || j["user"] != "" {
+		t.Fatalf("got %v, want the join push of client %s, user \"\"", m, id)
+	}
 }
 
 // checkPresence asks for the room's presence and stats as c and wants
@@ -133,15 +139,10 @@ func TestJoinLeaveOnUnsubscribeAndWithout(t *testing.T) {
 	aID := a.connectID()
 	bID := b.connectID()
 	a.subscribe(room)
-	if j, _ := a.next()["join"].(map[string]any); j == nil || j["client"] != aID {
-		t.Fatalf("a's own join: %v", j)
-	}
+	expectJoin(t, a, aID)
 	b.subscribe(room)
-	for _, c := range []*client{a, b} {
-		if j, _ := c.next()["join"].(map[string]any); j == nil || j["client"] != bID {
-			t.Fatalf("b's join: %v", j)
-		}
-	}
+	expectJoin(t, a, bID)
+	expectJoin(t, b, bID)
 	b.call("unsubscribe", `{"channel":"`+room+`"}`)
 	if l, _ := a.next()["leave"].(map[string]any); l == nil || l["client"] != bID {
 		t.Fatalf("b's leave: %v", l)
@@ -180,7 +181,7 @@ func TestPresenceErrors(t *testing.T) {
 	d.connect()
 	d.subscribe(room)
 	if m := d.next(); m["join"] == nil {
-		t.Fatalf("own join: %v", m)
+		t.Fatalf("got %v, want its own join push", m)
 	}
 	for _, cmd := range []string{"presence", "presence_stats"} {
 		errorCodeIs(t, d.call(cmd, `{"channel":"`+room+`"}`), herald.ErrNotAvailable)
