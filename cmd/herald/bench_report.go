@@ -78,9 +78,9 @@ func writeBenchReport(path string, r *benchResult) error {
 		}
 		return pts
 	}
-	d.Conns = benchLineSVG("Connections open", pick(func(p benchSecond) float64 { return float64(p.Open) }), float64(s.Params.Conns), "--conns", window, "#6a4c93")
-	d.Pubs = benchLineSVG("Publications per second", pick(func(p benchSecond) float64 { return p.Publications }), s.Params.Rate, "--rate", window, "#1f77b4")
-	d.Dels = benchLineSVG("Deliveries per second", pick(func(p benchSecond) float64 { return p.Deliveries }), s.Params.Rate*subsPerPub, "expected", window, "#2a9d4a")
+	d.Conns = benchLineSVG("Connections open", "at each second", pick(func(p benchSecond) float64 { return float64(p.Open) }), float64(s.Params.Conns), "--conns", window, "#6a4c93")
+	d.Pubs = benchLineSVG("Publications per second", "accepted by the API, each second", pick(func(p benchSecond) float64 { return p.Publications }), s.Params.Rate, "--rate", window, "#1f77b4")
+	d.Dels = benchLineSVG("Deliveries per second", "received by all subscribers, each second", pick(func(p benchSecond) float64 { return p.Deliveries }), s.Params.Rate*subsPerPub, "expected", window, "#2a9d4a")
 
 	f, err := os.Create(path)
 	if err != nil {
@@ -108,7 +108,7 @@ type benchPoint struct{ X, Y float64 }
 // quarter of a power of two, with the percentiles marked.
 func benchLatencySVG(h benchHistSnapshot) template.HTML {
 	var b strings.Builder
-	benchSVGOpen(&b, "Delivery latency", "deliveries per latency bucket (a bar is a quarter of a doubling)")
+	benchSVGOpen(&b, "Delivery latency", "deliveries per bucket (a bar is a quarter of a doubling)")
 	if h.total == 0 {
 		benchSVGEmpty(&b)
 		return template.HTML(b.String())
@@ -182,24 +182,27 @@ func benchLatencySVG(h benchHistSnapshot) template.HTML {
 	}{
 		{"p50", h.quantile(0.5)}, {"p99", h.quantile(0.99)}, {"p99.9", h.quantile(0.999)}, {"max", h.max},
 	}
-	lastX := -100.0
-	row := 0
+	// The lines carry short names, in staggered rows where they are
+	// close; the values are in a legend above the plot.
+	lastX, row := -100.0, 0
+	var legend []string
 	for _, m := range marks {
 		mx := x(math.Max(float64(m.v), 1))
-		if mx-lastX < 90 {
+		if mx-lastX < 44 {
 			row++
 		} else {
 			row = 0
 		}
 		lastX = mx
-		// Labels go right of their line, or left of it near the right edge.
 		lx, anchor := mx+3, "start"
-		if mx > benchSVGW-benchSVGRight-110 {
+		if mx > benchSVGW-benchSVGRight-44 {
 			lx, anchor = mx-3, "end"
 		}
 		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" class="mark"/>`, mx, mx, benchSVGTop-4+row*14, benchSVGH-benchSVGBottom)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" class="marklabel" text-anchor="%s">%s %s</text>`, lx, benchSVGTop+6+row*14, anchor, m.name, benchDurationLabel(float64(m.v)))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" class="marklabel" text-anchor="%s">%s</text>`, lx, benchSVGTop+6+row*14, anchor, m.name)
+		legend = append(legend, m.name+" "+benchDurationLabel(float64(m.v)))
 	}
+	fmt.Fprintf(&b, `<text x="%d" y="%d" class="marklabel">%s</text>`, benchSVGLeft+170, 18, strings.Join(legend, " · "))
 	fmt.Fprintf(&b, `<text x="%d" y="%d" class="axis" text-anchor="middle">delivery latency (log scale)</text>`, (benchSVGW+benchSVGLeft)/2, benchSVGH-6)
 	b.WriteString("</svg>")
 	return template.HTML(b.String())
@@ -207,9 +210,9 @@ func benchLatencySVG(h benchHistSnapshot) template.HTML {
 
 // benchLineSVG draws one value over the run's seconds, with the
 // publishing window shaded and the target dashed.
-func benchLineSVG(title string, pts []benchPoint, target float64, targetName string, window [2]float64, color string) template.HTML {
+func benchLineSVG(title, subtitle string, pts []benchPoint, target float64, targetName string, window [2]float64, color string) template.HTML {
 	var b strings.Builder
-	benchSVGOpen(&b, title, "per second, over the run; shaded: publishing")
+	benchSVGOpen(&b, title, subtitle+"; shaded: while publishing")
 	if len(pts) == 0 {
 		benchSVGEmpty(&b)
 		return template.HTML(b.String())
@@ -225,6 +228,7 @@ func benchLineSVG(title string, pts []benchPoint, target float64, targetName str
 		return benchSVGH - benchSVGBottom - v/ymax*(benchSVGH-benchSVGTop-benchSVGBottom)
 	}
 
+	window[1] = math.Min(window[1], xmax)
 	if window[1] > window[0] {
 		fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" class="window"/>`, x(window[0]), benchSVGTop, x(window[1])-x(window[0]), benchSVGH-benchSVGTop-benchSVGBottom)
 	}

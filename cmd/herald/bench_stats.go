@@ -115,7 +115,11 @@ func (s *benchSampler) loop() {
 		case now := <-t.C:
 			s.sample(now)
 		case <-s.stopc:
-			s.sample(time.Now())
+			// A last, partial second, unless it is too short for its
+			// rates to mean anything.
+			if time.Since(s.prevT) >= 500*time.Millisecond {
+				s.sample(time.Now())
+			}
 			if s.tty {
 				fmt.Fprintln(s.w)
 			}
