@@ -137,6 +137,9 @@ func (c *Client) call(ctx context.Context, cmd *protocol.Command) (*protocol.Rep
 		select {
 		case r := <-res:
 			if r.err != nil {
+				if c.isClosed() {
+					return nil, ErrClosed
+				}
 				return nil, r.err
 			}
 			if r.r.Error != nil {

@@ -165,6 +165,12 @@ func (c *Client) Close() error {
 	return nil
 }
 
+func (c *Client) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
 // wait blocks until done reports true (done runs with mu held), the client
 // is closed, or ctx ends.
 func (c *Client) wait(ctx context.Context, done func() (bool, error)) error {

@@ -71,7 +71,7 @@ type conn struct {
 	wg   sync.WaitGroup
 
 	// Owned by the reader goroutine (replies run on it too).
-	readTimeout time.Duration // with no message for this long, the connection is dead
+	readTimeout time.Duration // with no message for this long, the connection is dead (0: no limit)
 	timeoutCode uint32
 	disconnect  *protocol.DisconnectPush // the server's goodbye, if it sent one
 }
@@ -239,7 +239,10 @@ func (cn *conn) read() {
 
 func (cn *conn) readLoop() ending {
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), cn.readTimeout)
+		ctx, cancel := context.Background(), context.CancelFunc(func() {})
+		if cn.readTimeout > 0 {
+			ctx, cancel = context.WithTimeout(ctx, cn.readTimeout)
+		}
 		typ, frame, err := cn.ws.Read(ctx)
 		timedOut := ctx.Err() != nil
 		cancel()

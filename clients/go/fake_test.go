@@ -218,3 +218,43 @@ func TestTemporarySubscribeError(t *testing.T) {
 		}
 	}
 }
+
+// TestNoPingAnnounced: a server that announces no ping (0) is not timed
+// out: the connect timeout bounds only the wait for the connect reply.
+func TestNoPingAnnounced(t *testing.T) {
+	srv := fakeServer(t, func(f *fakeConn) {
+		cmds := f.read()
+		if len(cmds) != 1 || cmds[0].Connect == nil {
+			return
+		}
+		f.send(reply(&protocol.Reply{ID: cmds[0].ID, Connect: &protocol.ConnectResult{Client: "fake", Version: "0", Ping: 0, Pong: true}}))
+		// Quiet for longer than the client's connect timeout, then a
+		// publication of a channel the server subscribed it to.
+		time.Sleep(300 * time.Millisecond)
+		f.send(`{"channel":"server-side","pub":{"data":"still here"}}`)
+		f.idle()
+	})
+	got := make(chan client.Publication, 1)
+	r := newRecorder()
+	c := client.New(srv.URL, r.options(&client.Options{
+		ConnectTimeout: 100 * time.Millisecond,
+		OnPublication:  func(p client.Publication) { got <- p },
+	}))
+	defer c.Close()
+	if err := c.Connect(ctxTimeout(t)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case p := <-got:
+		if p.Channel != "server-side" || string(p.Data) != `"still here"` {
+			t.Fatalf("publication %+v", p)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("no publication")
+	}
+	for len(r.ch) > 0 {
+		if e, ok := (<-r.ch).(client.ConnectingEvent); ok && e.Code != client.CodeConnectCalled {
+			t.Fatalf("reconnected: %+v", e)
+		}
+	}
+}

@@ -107,9 +107,13 @@ func (c *Client) session(ctx context.Context) (ending, bool) {
 	// The handler runs on the reader, so the ping watch starts before the
 	// reader's next read.
 	_, err = cn.send([]*protocol.Command{connect}, []replyHandler{func(r *protocol.Reply, err error) {
-		if err == nil && r.Connect != nil && r.Connect.Ping > 0 {
-			cn.readTimeout = time.Duration(r.Connect.Ping)*time.Second + c.opts.PingGrace
-			cn.timeoutCode = CodeNoPing
+		if err == nil && r.Connect != nil {
+			// A server that announces no ping cannot be watched: wait
+			// for its messages as long as it takes.
+			cn.readTimeout, cn.timeoutCode = 0, CodeNoPing
+			if r.Connect.Ping > 0 {
+				cn.readTimeout = time.Duration(r.Connect.Ping)*time.Second + c.opts.PingGrace
+			}
 		}
 		res <- result{r, err}
 	}})
