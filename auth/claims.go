@@ -16,7 +16,9 @@ type ConnectClaims struct {
 	// anonymous connection, which the hub may or may not allow.
 	User string
 	// ExpiresAt is the exp claim; zero if the token has none (it never
-	// expires, which the backend should avoid).
+	// expires, which the backend should avoid). It may lie up to
+	// Config.Leeway in the past: whoever schedules the expiry should
+	// allow the same leeway.
 	ExpiresAt time.Time
 	// Info is the info claim as it was in the token (any JSON), nil if
 	// absent or null. It is passed to other clients, e.g. in presence.

@@ -162,3 +162,5 @@ func checkRefusal(t testing.TB, err error, code herald.ErrorCode, want string, s
 func rawJSON(s string) json.RawMessage { return json.RawMessage(s) }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+func jsonValid(b []byte) bool { return json.Valid(b) }

@@ -179,6 +179,7 @@ func TestSubscribeTokens(t *testing.T) {
 	}{
 		{"other channel", tok, "chat:public", herald.ErrUnauthorized, "token channel does not match"},
 		{"prefix of the channel", tok, "chat:secret2", herald.ErrUnauthorized, "token channel does not match"},
+		{"empty channel asked for", hs(jwt.MapClaims{"sub": "alice", "channel": ""}), "", herald.ErrUnauthorized, "no channel to check"},
 		{"case differs", tok, "CHAT:SECRET", herald.ErrUnauthorized, "token channel does not match"},
 		{"connection token", hs(valid()), "chat:secret", herald.ErrUnauthorized, "no channel claim"},
 		{"channel a number", hs(jwt.MapClaims{"sub": "alice", "channel": 5}), "5", herald.ErrUnauthorized, "claim channel must be a string"},

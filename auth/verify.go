@@ -106,6 +106,9 @@ func (v *Verifier) VerifyConnect(ctx context.Context, token string) (ConnectClai
 // claim must equal channel exactly. The caller must also check that the
 // returned User is the connection's user.
 func (v *Verifier) VerifySubscribe(ctx context.Context, token, channel string) (SubscribeClaims, error) {
+	if channel == "" {
+		return SubscribeClaims{}, refuse("no channel to check the token against", errChannelMismatch)
+	}
 	c, err := v.verify(ctx, token)
 	if err != nil {
 		return SubscribeClaims{}, err
