@@ -120,8 +120,9 @@ func (s *Subscription) Position() (Position, bool) {
 
 // Subscribe makes the subscription wanted and waits until the server
 // confirms it (nil), refuses it (an *Error, and the subscription ends), or
-// ctx ends. While the client is not connected it waits for the connection.
-// If ctx ends first the subscription keeps trying; Unsubscribe stops it.
+// ctx ends. While the client is not connected it waits for the connection,
+// so before Connect call it from another goroutine. If ctx ends first the
+// subscription keeps trying; Unsubscribe stops it.
 func (s *Subscription) Subscribe(ctx context.Context) error {
 	c := s.c
 	c.mu.Lock()
@@ -160,8 +161,9 @@ func (s *Subscription) Subscribe(ctx context.Context) error {
 }
 
 // Unsubscribe ends the subscription at once (OnUnsubscribed) and, while
-// connected, tells the server, waiting for its reply until ctx ends. No
-// publication is delivered after it returns.
+// connected, tells the server, waiting for its reply until ctx ends.
+// OnUnsubscribed is the subscription's last event: no publication follows
+// it, though those queued before it may still be running.
 func (s *Subscription) Unsubscribe(ctx context.Context) error {
 	c := s.c
 	c.mu.Lock()
