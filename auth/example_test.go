@@ -25,7 +25,8 @@ func Example() {
 	claims, err := v.VerifyConnect(context.Background(), token)
 	fmt.Println(claims.User, claims.Channels, err)
 
-	_, err = v.VerifyConnect(context.Background(), token[:len(token)-4])
+	forged, _ := auth.Mint("a-guess-at-the-secret-that-is-wrong", auth.MintClaims{User: "1", TTL: time.Hour})
+	_, err = v.VerifyConnect(context.Background(), forged)
 	e := herald.AsError(err)
 	fmt.Println(e.Code, e.Message)
 	// Output:
