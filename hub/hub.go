@@ -46,6 +46,8 @@ type Config struct {
 	Presence herald.Presence
 	// RPC holds the methods clients may call with the rpc command.
 	RPC map[string]RPCHandler
+	// RPCForward answers methods not in RPC; nil: they are unknown (116).
+	RPCForward RPCForwarder
 	// Auth authenticates connections and checks private subscriptions. Nil
 	// admits every connection as anonymous and refuses tokens.
 	Auth Authenticator

@@ -20,12 +20,23 @@ func EchoRPC(_ context.Context, _ herald.ClientInfo, data []byte) ([]byte, error
 	return data, nil
 }
 
+// RPCForwarder answers the methods not in Config.RPC, e.g. by forwarding
+// them to the application backend.
+type RPCForwarder func(ctx context.Context, c herald.ClientInfo, method string, data []byte) ([]byte, error)
+
 func (s *Session) rpc(id uint32, req *protocol.RPCRequest) error {
-	fn, ok := s.hub.cfg.RPC[req.Method]
-	if !ok {
+	var out []byte
+	var err error
+	if fn, ok := s.hub.cfg.RPC[req.Method]; ok {
+		out, err = fn(context.Background(), s.clientInfo(), req.Data)
+	} else if fwd := s.hub.cfg.RPCForward; fwd != nil && req.Method != "" {
+		out, err = fwd(context.Background(), s.clientInfo(), req.Method, req.Data)
+	} else {
 		return herald.Errorf(herald.ErrUnknownMethod, "unknown RPC method %q%s", truncate(req.Method, 64), s.hub.knownMethods())
 	}
-	out, err := fn(context.Background(), s.clientInfo(), req.Data)
+	if _, ok := asDisconnect(err); ok {
+		return err
+	}
 	if err != nil {
 		if e := herald.AsError(err); e.Code == herald.ErrInternal {
 			s.hub.log.Error("rpc failed", "method", req.Method, "client", s.id, "err", err)

@@ -163,8 +163,8 @@ func recovery(since herald.StreamPosition, res herald.HistoryResult, max int) (b
 	if since.Epoch != "" && since.Epoch != res.Epoch {
 		return false, nil // another history: its offsets mean nothing here
 	}
-	if since.Offset > res.Offset || len(res.Publications) > max {
-		return false, nil
+	if since.Offset > res.Offset || res.Offset-since.Offset > uint64(max) {
+		return false, nil // beyond the stream, or more missed than a replay may carry
 	}
 	pubs := make([]protocol.PubPush, len(res.Publications))
 	for i, p := range res.Publications {

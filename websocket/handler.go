@@ -96,7 +96,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := socket.Session().(*conn)
 	c.init(h, socket)
-	sess, err := h.acc.Accept(c, herald.ConnInfo{RemoteAddr: r.RemoteAddr})
+	info := herald.ConnInfo{RemoteAddr: r.RemoteAddr, Transport: name}
+	if h.opts.Headers != nil {
+		info.Header = h.opts.Headers(r.Header)
+	}
+	sess, err := h.acc.Accept(c, info)
 	if err != nil {
 		_ = c.Close(herald.DisconnectShutdown)
 		return

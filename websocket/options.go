@@ -2,6 +2,7 @@ package websocket
 
 import (
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/heraldrt/herald/metrics"
@@ -37,6 +38,9 @@ type Options struct {
 	// enough for a typical command and frame header in one read; larger
 	// frames are read straight into a pooled buffer anyway.
 	ReadBufferSize int
+	// Headers picks the handshake headers the hub's connect hook is to see
+	// (cookies, say); nil keeps none. They are held only until connect.
+	Headers func(http.Header) map[string]string
 	// Logger receives the transport's logs. Default slog.Default().
 	Logger *slog.Logger
 	// Metrics counts messages, bytes and refused handshakes.

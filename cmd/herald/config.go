@@ -19,6 +19,9 @@ type Config struct {
 	APIKey string `yaml:"api_key" doc:"Key for the server HTTP API (header 'Authorization: apikey KEY'). Empty disables the API, except in dev mode, which makes a random one."`
 	Dev    bool   `yaml:"dev" doc:"Development mode: anonymous connections, client publish and history in every channel. Insecure: never in production."`
 
+	Token      TokenConfig                `yaml:"token"`
+	Hooks      HooksConfig                `yaml:"hooks"`
+	Admin      AdminConfig                `yaml:"admin"`
 	Log        LogConfig                  `yaml:"log"`
 	WebSocket  WebSocketConfig            `yaml:"websocket"`
 	Client     ClientConfig               `yaml:"client"`
@@ -27,6 +30,36 @@ type Config struct {
 	Channel    NamespaceConfig            `yaml:"channel" doc:"Options of channels without a namespace (no ':' in the name)."`
 	Namespaces map[string]NamespaceConfig `yaml:"namespaces" doc:"Options per namespace: a channel 'chat:lobby' uses namespaces.chat. A channel in a namespace not listed here is refused."`
 	Debug      DebugConfig                `yaml:"debug"`
+}
+
+// TokenConfig verifies the JWTs the application backend issues.
+type TokenConfig struct {
+	HMACSecret    string   `yaml:"hmac_secret" doc:"HMAC secret for HS256/384/512 tokens, at least 32 bytes. With any token key set and no dev mode, anonymous connections are refused."`
+	PublicKey     string   `yaml:"public_key" doc:"PEM public key (RSA: RS256/384/512, ECDSA: ES256/384/512, Ed25519: EdDSA) for tokens signed with the matching private key."`
+	PublicKeyFile string   `yaml:"public_key_file" doc:"File holding the PEM public key, instead of public_key."`
+	JWKSURL       string   `yaml:"jwks_url" doc:"URL of a JWKS (JSON Web Key Set): keys fetched, cached, refreshed on an unknown kid, rotated without restart."`
+	Audience      string   `yaml:"audience" doc:"Required aud claim, when set."`
+	Issuer        string   `yaml:"issuer" doc:"Required iss claim, when set."`
+	Leeway        Duration `yaml:"leeway" doc:"Clock skew allowed when checking exp, nbf and iat."`
+	Algorithms    []string `yaml:"algorithms" doc:"Allowed signing algorithms; empty: exactly those of the configured keys. none is never allowed."`
+}
+
+// HooksConfig calls the application backend over HTTP, so it can use its
+// own sessions and cookies instead of tokens.
+type HooksConfig struct {
+	ConnectURL     string   `yaml:"connect_url" doc:"Called on connect with the handshake's forwarded headers (cookies): answers the user, info, channels and expiry, or refuses."`
+	RefreshURL     string   `yaml:"refresh_url" doc:"Called when a hook-authenticated connection refreshes its credentials: answers a new expiry, or refuses."`
+	SubscribeURL   string   `yaml:"subscribe_url" doc:"Called on subscribe to channels whose namespace has subscribe_access: token when no token was sent."`
+	PublishURL     string   `yaml:"publish_url" doc:"Called on client publish where the namespace has publish_access: hook; may refuse or rewrite the data."`
+	RPCURL         string   `yaml:"rpc_url" doc:"Client rpc calls are forwarded here."`
+	Timeout        Duration `yaml:"timeout" doc:"Longest wait for the backend; a slower backend gives the client a temporary error (114)."`
+	ForwardHeaders []string `yaml:"forward_headers" doc:"Handshake headers passed to the connect hook."`
+	Headers        []string `yaml:"headers" doc:"Static headers sent with every hook call, as 'Name: value' (e.g. a shared secret so the backend knows the call is Herald's)."`
+}
+
+// AdminConfig protects operator endpoints.
+type AdminConfig struct {
+	Secret string `yaml:"secret" doc:"Secret for admin endpoints (/debug/pprof/), sent as 'Authorization: admin SECRET'; separate from the API key. Empty leaves them unprotected (keep them on a private listener)."`
 }
 
 type LogConfig struct {
@@ -44,15 +77,19 @@ type WebSocketConfig struct {
 }
 
 type ClientConfig struct {
-	ChannelLimit   int      `yaml:"channel_limit" doc:"Most channels one connection may subscribe to."`
-	QueueSize      Size     `yaml:"queue_size" doc:"Most bytes queued for one connection; a client that falls further behind is disconnected with code 4001 (slow)."`
-	PingInterval   Duration `yaml:"ping_interval" doc:"How often the server pings each connection. Keep it under your proxies' idle timeouts (nginx: 60s)."`
-	PongTimeout    Duration `yaml:"pong_timeout" doc:"How long a client has to answer a ping before it is disconnected with 4002 (no_pong)."`
-	ConnectTimeout Duration `yaml:"connect_timeout" doc:"How long a new connection has to send connect before it is closed with 4003."`
-	MaxErrors      int      `yaml:"max_errors" doc:"Invalid commands one connection may send before it is disconnected with 4501 (too_many_errors)."`
-	PublishRate    int      `yaml:"publish_rate" doc:"Client publications per second one connection may send (0: no limit); more get error 115 (too_many_requests)."`
-	PublishBurst   int      `yaml:"publish_burst" doc:"Client publications one connection may send at once above publish_rate."`
-	RecoveryMax    int      `yaml:"recovery_max" doc:"Most publications replayed to one subscribe with recover; a client that missed more gets recovered: false and refetches."`
+	ChannelLimit        int      `yaml:"channel_limit" doc:"Most channels one connection may subscribe to."`
+	QueueSize           Size     `yaml:"queue_size" doc:"Most bytes queued for one connection; a client that falls further behind is disconnected with code 4001 (slow)."`
+	PingInterval        Duration `yaml:"ping_interval" doc:"How often the server pings each connection. Keep it under your proxies' idle timeouts (nginx: 60s)."`
+	PongTimeout         Duration `yaml:"pong_timeout" doc:"How long a client has to answer a ping before it is disconnected with 4002 (no_pong)."`
+	ConnectTimeout      Duration `yaml:"connect_timeout" doc:"How long a new connection has to send connect before it is closed with 4003."`
+	MaxErrors           int      `yaml:"max_errors" doc:"Invalid commands one connection may send before it is disconnected with 4501 (too_many_errors)."`
+	PublishRate         int      `yaml:"publish_rate" doc:"Client publications per second one connection may send (0: no limit); more get error 115 (too_many_requests)."`
+	PublishBurst        int      `yaml:"publish_burst" doc:"Client publications one connection may send at once above publish_rate."`
+	RecoveryMax         int      `yaml:"recovery_max" doc:"Most publications replayed to one subscribe with recover; a client that missed more gets recovered: false and refetches."`
+	AllowAnonymous      bool     `yaml:"allow_anonymous" doc:"Admit connections without credentials even when tokens or a connect hook are configured (they always are without either, and in dev mode)."`
+	ExpireGrace         Duration `yaml:"expire_grace" doc:"How long a connection or subscription may outlive its token's expiry before it is closed (4005 expired) or ended."`
+	UserConnectionLimit int      `yaml:"user_connection_limit" doc:"Most connections one user may have on this node (0: no limit); more are closed with 4504."`
+	PersonalNamespace   string   `yaml:"personal_namespace" doc:"When set, every authenticated connection is subscribed to its user's channel '<namespace>:#<user>' at connect."`
 }
 
 type APIConfig struct {
@@ -72,6 +109,10 @@ type NamespaceConfig struct {
 	HistoryTTL       Duration `yaml:"history_ttl" doc:"How long a channel's history outlives its last publication. Required with history_size."`
 	Presence         bool     `yaml:"presence" doc:"Keep who is subscribed, for the presence and presence_stats commands and API methods."`
 	JoinLeave        bool     `yaml:"join_leave" doc:"Send join and leave pushes to subscribers when a client subscribes, unsubscribes or disconnects."`
+	SubscribeAccess  string   `yaml:"subscribe_access" doc:"Who may subscribe: anyone, user (authenticated), or token (a subscription token, or the subscribe hook's approval)."`
+	PublishAccess    string   `yaml:"publish_access" doc:"Who may publish where allow_publish is set: anyone, user, subscriber, or hook (the publish hook decides)."`
+	HistoryAccess    string   `yaml:"history_access" doc:"Who may read history: subscriber, user or anyone."`
+	PresenceAccess   string   `yaml:"presence_access" doc:"Who may read presence: subscriber, user or anyone."`
 }
 
 type DebugConfig struct {
@@ -99,10 +140,17 @@ func defaultConfig() Config {
 			PublishRate:    20,
 			PublishBurst:   40,
 			RecoveryMax:    1000,
+			ExpireGrace:    Duration(10 * time.Second),
+		},
+		Token: TokenConfig{Leeway: Duration(5 * time.Second)},
+		Hooks: HooksConfig{
+			Timeout:        Duration(3 * time.Second),
+			ForwardHeaders: []string{"Cookie", "Authorization", "User-Agent", "X-Forwarded-For", "Origin"},
 		},
 		API:      APIConfig{MaxBodySize: 1 << 20, IdempotencyWindow: Duration(5 * time.Minute)},
 		Shutdown: ShutdownConfig{Drain: Duration(5 * time.Second), Timeout: Duration(30 * time.Second)},
-		Channel:  NamespaceConfig{MaxChannelLength: 255},
+		Channel: NamespaceConfig{MaxChannelLength: 255, SubscribeAccess: "anyone", PublishAccess: "anyone",
+			HistoryAccess: "subscriber", PresenceAccess: "subscriber"},
 	}
 }
 

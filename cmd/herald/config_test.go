@@ -61,7 +61,7 @@ namespaces:
 			equal(t, "log.format (not in file)", c.Log.Format, "text")
 			equal(t, "client.max_errors", c.Client.MaxErrors, 5)
 			equal(t, "client.channel_limit (not in file)", c.Client.ChannelLimit, 128)
-			equal(t, "namespaces.chat", c.Namespaces["chat"], NamespaceConfig{AllowPublish: true, MaxChannelLength: 255})
+			equal(t, "namespaces.chat", c.Namespaces["chat"], NamespaceConfig{AllowPublish: true, MaxChannelLength: 255, SubscribeAccess: "anyone", PublishAccess: "anyone", HistoryAccess: "subscriber", PresenceAccess: "subscriber"})
 		}},
 		{name: "env over file", file: true, env: map[string]string{
 			"HERALD_LISTEN":            "127.0.0.1:1002",
@@ -72,7 +72,7 @@ namespaces:
 			equal(t, "api_key (file only)", c.APIKey, "from-file")
 			equal(t, "client.max_errors", c.Client.MaxErrors, 6)
 			equal(t, "namespaces", c.Namespaces, map[string]NamespaceConfig{
-				"news": {MaxChannelLength: 255, HistorySize: 10, HistoryTTL: Duration(time.Minute)},
+				"news": {MaxChannelLength: 255, HistorySize: 10, HistoryTTL: Duration(time.Minute), SubscribeAccess: "anyone", PublishAccess: "anyone", HistoryAccess: "subscriber", PresenceAccess: "subscriber"},
 			})
 		}},
 		{name: "flags over env", file: true, env: map[string]string{
@@ -159,7 +159,7 @@ func TestConfigTypes(t *testing.T) {
 		{"websocket.origins", "[]", "", []string(nil), ""},
 		{"websocket.origins", "a.example.com", "-", nil, `websocket.origins: expected a list like [a, b], got "a.example.com"`},
 		{"websocket.origins", "[ok, {a: b}]", "-", nil, `websocket.origins[1]: expected a string, got a mapping`},
-		{"namespaces", "{chat: {allow_publish: true}}", `{"chat":{"allow_publish":true}}`, map[string]NamespaceConfig{"chat": {AllowPublish: true, MaxChannelLength: 255}}, ""},
+		{"namespaces", "{chat: {allow_publish: true}}", `{"chat":{"allow_publish":true}}`, map[string]NamespaceConfig{"chat": {AllowPublish: true, MaxChannelLength: 255, SubscribeAccess: "anyone", PublishAccess: "anyone", HistoryAccess: "subscriber", PresenceAccess: "subscriber"}}, ""},
 		{"namespaces", "{}", "", map[string]NamespaceConfig(nil), ""},
 		{"namespaces", "[chat]", "[chat]", nil, `namespaces: expected a mapping of namespace names to options, got a list`},
 		{"namespaces", "{chat: {history_ttl: soon}}", `{"chat":{"history_ttl":"soon"}}`, nil, `namespaces.chat.history_ttl: expected a duration like 25s or 1m30s, got "soon"`},
@@ -232,13 +232,13 @@ func TestConfigFileErrors(t *testing.T) {
 			"config herald.yaml: line 5: websocket.max_mesage_size: unknown key (known keys under websocket: compression, compression_threshold, max_message_size, origins, read_buffer_size, write_timeout)",
 		}},
 		{"unknown top-level key", "lisen: :80\n", []string{
-			"config herald.yaml: line 1: lisen: unknown key (known keys: api, api_key, channel, client, debug, dev, listen, log, namespaces, shutdown, websocket)",
+			"config herald.yaml: line 1: lisen: unknown key (known keys: admin, api, api_key, channel, client, debug, dev, hooks, listen, log, namespaces, shutdown, token, websocket)",
 		}},
 		{"unknown key in channel", "channel:\n  allow_publsh: true\n", []string{
-			"config herald.yaml: line 2: channel.allow_publsh: unknown key (known keys under channel: allow_publish, history_size, history_ttl, join_leave, max_channel_length, presence)",
+			"config herald.yaml: line 2: channel.allow_publsh: unknown key (known keys under channel: allow_publish, history_access, history_size, history_ttl, join_leave, max_channel_length, presence, presence_access, publish_access, subscribe_access)",
 		}},
 		{"unknown key in a namespace", "namespaces:\n  chat:\n    history: 10\n", []string{
-			"config herald.yaml: line 3: namespaces.chat.history: unknown key (known keys under namespaces.chat: allow_publish, history_size, history_ttl, join_leave, max_channel_length, presence)",
+			"config herald.yaml: line 3: namespaces.chat.history: unknown key (known keys under namespaces.chat: allow_publish, history_access, history_size, history_ttl, join_leave, max_channel_length, presence, presence_access, publish_access, subscribe_access)",
 		}},
 		{"several at once", "client:\n  ping_interval: fast\n  max_errors: x\nbogus: 1\n", []string{
 			`config herald.yaml: line 2: client.ping_interval: expected a duration like 25s or 1m30s, got "fast"`,

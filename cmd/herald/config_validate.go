@@ -29,6 +29,7 @@ func (c *Config) validate() error {
 	if c.API.MaxBodySize <= 0 {
 		p.add("api.max_body_size", "must be more than 0, got %s", c.API.MaxBodySize)
 	}
+	c.validateAuth(&p)
 	if c.API.IdempotencyWindow <= 0 {
 		p.add("api.idempotency_window", "must be more than 0, got %s", c.API.IdempotencyWindow)
 	}
@@ -147,6 +148,15 @@ func (ns *NamespaceConfig) validate(p *problems, path string) {
 	if ns.MaxChannelLength < 1 || ns.MaxChannelLength > 1024 {
 		p.add(path+".max_channel_length", "must be from 1 to 1024, got %d", ns.MaxChannelLength)
 	}
+	access := func(key, value string, allowed ...string) {
+		if value != "" && !slices.Contains(allowed, value) { // "" takes the default
+			p.add(path+"."+key, "must be one of %s, got %q", strings.Join(allowed, ", "), value)
+		}
+	}
+	access("subscribe_access", ns.SubscribeAccess, "anyone", "user", "token")
+	access("publish_access", ns.PublishAccess, "anyone", "user", "subscriber", "hook")
+	access("history_access", ns.HistoryAccess, "subscriber", "user", "anyone")
+	access("presence_access", ns.PresenceAccess, "subscriber", "user", "anyone")
 	if ns.HistorySize < 0 {
 		p.add(path+".history_size", "must not be negative, got %d", ns.HistorySize)
 	}
@@ -157,5 +167,52 @@ func (ns *NamespaceConfig) validate(p *problems, path string) {
 		// Without a TTL, the history of channels nobody publishes to any
 		// more would be kept forever.
 		p.add(path+".history_ttl", "must be set (e.g. 5m) when history_size is more than 0")
+	}
+}
+
+func (c *Config) validateAuth(p *problems) {
+	t := &c.Token
+	if t.HMACSecret != "" && len(t.HMACSecret) < 32 {
+		p.add("token.hmac_secret", "must be at least 32 bytes long (a shorter secret can be guessed offline from one token), got %d", len(t.HMACSecret))
+	}
+	if t.PublicKey != "" && t.PublicKeyFile != "" {
+		p.add("token.public_key_file", "set public_key or public_key_file, not both")
+	}
+	if t.Leeway < 0 {
+		p.add("token.leeway", "must not be negative, got %s", t.Leeway)
+	}
+	for _, alg := range t.Algorithms {
+		if strings.EqualFold(alg, "none") {
+			p.add("token.algorithms", "must not allow none: unsigned tokens would be accepted")
+		}
+	}
+	urls := []struct{ key, url string }{
+		{"token.jwks_url", t.JWKSURL}, {"hooks.connect_url", c.Hooks.ConnectURL},
+		{"hooks.refresh_url", c.Hooks.RefreshURL}, {"hooks.subscribe_url", c.Hooks.SubscribeURL},
+		{"hooks.publish_url", c.Hooks.PublishURL}, {"hooks.rpc_url", c.Hooks.RPCURL},
+	}
+	for _, u := range urls {
+		if u.url != "" && !strings.HasPrefix(u.url, "http://") && !strings.HasPrefix(u.url, "https://") {
+			p.add(u.key, "must be an absolute http:// or https:// URL, got %q", u.url)
+		}
+	}
+	if c.Hooks.Timeout <= 0 {
+		p.add("hooks.timeout", "must be more than 0, got %s", c.Hooks.Timeout)
+	}
+	for _, h := range c.Hooks.Headers {
+		if name, _, ok := strings.Cut(h, ":"); !ok || strings.TrimSpace(name) == "" {
+			p.add("hooks.headers", "entries are 'Name: value', got %q", h)
+		}
+	}
+	if c.Client.ExpireGrace < 0 {
+		p.add("client.expire_grace", "must not be negative, got %s", c.Client.ExpireGrace)
+	}
+	if c.Client.UserConnectionLimit < 0 {
+		p.add("client.user_connection_limit", "must not be negative (0: no limit), got %d", c.Client.UserConnectionLimit)
+	}
+	if ns := c.Client.PersonalNamespace; ns != "" {
+		if _, ok := c.Namespaces[ns]; !ok {
+			p.add("client.personal_namespace", "names namespace %q, which is not configured under namespaces", ns)
+		}
 	}
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,11 +11,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/heraldrt/herald"
 	"github.com/heraldrt/herald/api"
+	"github.com/heraldrt/herald/authn"
+	"github.com/heraldrt/herald/hooks"
 	"github.com/heraldrt/herald/hub"
 	"github.com/heraldrt/herald/memory"
 	"github.com/heraldrt/herald/metrics"
@@ -25,31 +30,44 @@ type server struct {
 	cfg   Config
 	log   *slog.Logger
 	hub   *hub.Hub
+	auth  *authn.Authenticator // nil when nothing authenticates
 	http  *http.Server
 	ready atomic.Bool
 }
 
 func newServer(cfg Config, log *slog.Logger) (*server, error) {
 	m := metrics.New()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	authn, err := newAuthenticator(ctx, cfg, m, log)
+	if err != nil {
+		return nil, err
+	}
+	hubAuth, rpcForward, headers := authWiring(authn)
 	h := hub.New(hub.Config{
-		Namespaces:        namespaces(cfg),
-		ChannelLimit:      cfg.Client.ChannelLimit,
-		QueueSize:         int(cfg.Client.QueueSize),
-		PingInterval:      time.Duration(cfg.Client.PingInterval),
-		PongTimeout:       time.Duration(cfg.Client.PongTimeout),
-		ConnectTimeout:    time.Duration(cfg.Client.ConnectTimeout),
-		MaxErrors:         cfg.Client.MaxErrors,
-		PublishRate:       float64(cfg.Client.PublishRate),
-		PublishBurst:      cfg.Client.PublishBurst,
-		RecoveryMax:       cfg.Client.RecoveryMax,
-		IdempotencyWindow: time.Duration(cfg.API.IdempotencyWindow),
-		Presence:          memory.NewPresence(),
-		RPC:               rpcMethods(cfg),
-		Version:           version,
-		Logger:            log,
-		Metrics:           m,
+		Namespaces:          namespaces(cfg),
+		ChannelLimit:        cfg.Client.ChannelLimit,
+		QueueSize:           int(cfg.Client.QueueSize),
+		PingInterval:        time.Duration(cfg.Client.PingInterval),
+		PongTimeout:         time.Duration(cfg.Client.PongTimeout),
+		ConnectTimeout:      time.Duration(cfg.Client.ConnectTimeout),
+		MaxErrors:           cfg.Client.MaxErrors,
+		PublishRate:         float64(cfg.Client.PublishRate),
+		PublishBurst:        cfg.Client.PublishBurst,
+		RecoveryMax:         cfg.Client.RecoveryMax,
+		IdempotencyWindow:   time.Duration(cfg.API.IdempotencyWindow),
+		Presence:            memory.NewPresence(),
+		RPC:                 rpcMethods(cfg),
+		RPCForward:          rpcForward,
+		Auth:                hubAuth,
+		ExpireGrace:         time.Duration(cfg.Client.ExpireGrace),
+		UserConnectionLimit: cfg.Client.UserConnectionLimit,
+		PersonalNamespace:   cfg.Client.PersonalNamespace,
+		Version:             version,
+		Logger:              log,
+		Metrics:             m,
 	}, memory.New())
-	s := &server{cfg: cfg, log: log, hub: h}
+	s := &server{cfg: cfg, log: log, hub: h, auth: authn}
 
 	mux := http.NewServeMux()
 	mux.Handle("/connection/websocket", websocket.NewHandler(websocket.Options{
@@ -59,6 +77,7 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		OriginPatterns:       cfg.WebSocket.Origins,
 		WriteTimeout:         time.Duration(cfg.WebSocket.WriteTimeout),
 		ReadBufferSize:       int(cfg.WebSocket.ReadBufferSize),
+		Headers:              headers,
 		Logger:               log,
 		Metrics:              m,
 	}, h))
@@ -80,10 +99,11 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		writeStatus(w, http.StatusOK, "ready")
 	})
 	if cfg.Debug.Pprof {
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		admin := adminOnly(cfg.Admin.Secret)
+		mux.Handle("/debug/pprof/", admin(http.HandlerFunc(pprof.Index)))
+		mux.Handle("/debug/pprof/profile", admin(http.HandlerFunc(pprof.Profile)))
+		mux.Handle("/debug/pprof/symbol", admin(http.HandlerFunc(pprof.Symbol)))
+		mux.Handle("/debug/pprof/trace", admin(http.HandlerFunc(pprof.Trace)))
 	}
 	s.http = &http.Server{
 		Handler:           mux,
@@ -104,6 +124,10 @@ func namespaces(cfg Config) herald.Namespaces {
 			HistoryTTL:       time.Duration(n.HistoryTTL),
 			Presence:         n.Presence,
 			JoinLeave:        n.JoinLeave,
+			SubscribeAccess:  herald.Access(n.SubscribeAccess),
+			PublishAccess:    herald.Access(n.PublishAccess),
+			HistoryAccess:    herald.Access(n.HistoryAccess),
+			PresenceAccess:   herald.Access(n.PresenceAccess),
 		}
 	}
 	ns := herald.Namespaces{Default: conv(cfg.Channel), Named: map[string]herald.NamespaceOptions{}, AnyNamespace: cfg.Dev}
@@ -111,6 +135,46 @@ func namespaces(cfg Config) herald.Namespaces {
 		ns.Named[name] = conv(n)
 	}
 	return ns
+}
+
+// authWiring hands the authenticator's parts to the hub and the transport,
+// leaving each nil (a nil interface, not a nil pointer in one) when the
+// configuration has no such part.
+func authWiring(a *authn.Authenticator) (hub.Authenticator, hub.RPCForwarder, func(http.Header) map[string]string) {
+	if a == nil {
+		return nil, nil, nil
+	}
+	var fwd hub.RPCForwarder
+	var headers func(http.Header) map[string]string
+	if a.Has(hooks.RPCHook) {
+		fwd = a.RPC
+	}
+	if a.Has(hooks.ConnectHook) {
+		headers = a.ForwardedHeaders
+	}
+	return a, fwd, headers
+}
+
+// adminOnly guards operator endpoints with the admin secret, compared in
+// constant time, when one is configured.
+func adminOnly(secret string) func(http.Handler) http.Handler {
+	want := sha256.Sum256([]byte(secret))
+	return func(next http.Handler) http.Handler {
+		if secret == "" {
+			return next
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			scheme, got, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+			sum := sha256.Sum256([]byte(strings.TrimSpace(got)))
+			if !strings.EqualFold(scheme, "admin") || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusUnauthorized)
+				_, _ = w.Write([]byte(`{"error":{"code":101,"message":"send the header \"Authorization: admin <secret>\" (admin.secret)"}}` + "\n"))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 }
 
 // rpcMethods are the RPC methods built in: echo in development mode.
@@ -182,6 +246,7 @@ func (s *server) shutdown() error {
 	if err := s.hub.Close(); err != nil {
 		errs = append(errs, err)
 	}
+	s.auth.Close()
 	s.log.Info("stopped")
 	return errors.Join(errs...)
 }
