@@ -33,11 +33,12 @@ type benchPublisher struct {
 }
 
 // benchPublishWorkers is how many requests may be in flight: enough to
-// keep to the rate while each request takes up to 200ms (a loaded server),
-// so that a slow answer does not hold back the publications due after it,
-// and no more than 256 connections to the API.
+// keep to the rate while each request takes up to 2s (the API answers a
+// publish once it is fanned out, which takes that long at 10,000
+// subscribers on a loaded machine), so that a slow answer does not hold
+// back the publications due after it; at least 8, at most 256.
 func benchPublishWorkers(rate float64) int {
-	return min(max(int(rate/5), 8), 256)
+	return min(max(int(rate*2), 8), 256)
 }
 
 func newBenchPublisher(endpoint, key string, channels []string, subs []int64, rate float64, payload int, timeout time.Duration, stats *benchStats) *benchPublisher {
