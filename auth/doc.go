@@ -7,7 +7,7 @@
 // whose VerifyConnect and VerifySubscribe the hub calls for each token.
 // Mint makes HS256 tokens for development and for `herald token`.
 //
-// Every refusal is a *herald.Error (see herald.AsError): ErrTokenExpired
+// Every refusal carries a *herald.Error, found by herald.AsError: ErrTokenExpired
 // when a genuine token has only expired, so that the client fetches a new
 // one, and ErrUnauthorized for everything else, with a message that names
 // the reason but repeats nothing secret and nothing of the token. The
