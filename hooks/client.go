@@ -149,10 +149,14 @@ func (c *Client) ForwardedHeaders(h http.Header) map[string]string {
 }
 
 // only keeps the forwarded headers of m, under their canonical names, so
-// that a caller cannot send the backend more than the operator allowed.
+// that a caller cannot send the backend more than the operator allowed. A
+// value no HTTP request may carry is dropped rather than failing the call.
 func (c *Client) only(m map[string]string) map[string]string {
 	var out map[string]string
 	for k, v := range m {
+		if strings.ContainsAny(v, "\r\n\x00") {
+			continue
+		}
 		k = http.CanonicalHeaderKey(k)
 		for _, name := range c.forward {
 			if k == name {
@@ -206,7 +210,11 @@ func (c *Client) call(ctx context.Context, h Hook, hdr map[string]string, req an
 	c.m.HookCalls.WithLabelValues(string(h), o.result).Inc()
 	c.m.HookLatency.WithLabelValues(string(h)).Observe(elapsed.Seconds())
 	if o.reason != "" {
-		c.log.Log(ctx, o.level, "hook call failed", "hook", string(h), "url", c.logURLs[h],
+		msg := "hook call failed"
+		if o.result == resultRefused {
+			msg = "hook refused"
+		}
+		c.log.Log(ctx, o.level, msg, "hook", string(h), "url", c.logURLs[h],
 			"result", o.result, "reason", o.reason, "elapsed", elapsed.Round(time.Millisecond))
 	}
 	return o.err
@@ -237,6 +245,9 @@ func (c *Client) exchange(ctx context.Context, h Hook, hdr map[string]string, bo
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
+		// Read a little of an error page, so that its connection can be
+		// reused, but not a whole one.
+		io.CopyN(io.Discard, resp.Body, 4<<10)
 		o := failed(resultError, "%s hook answered HTTP %d", h, resp.StatusCode)
 		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 			o.reason += " (a redirect, which is not followed: point the URL at the final address)"

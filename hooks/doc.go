@@ -4,11 +4,13 @@
 // cookies it already has instead of issuing JWTs, and decide each
 // subscription and publication itself.
 //
-// Start with Config and New; the hub then calls Client.Connect,
-// Client.Refresh, Client.Subscribe, Client.Publish and Client.RPC, and
-// hands the client the result or the error. A *Client is safe for
-// concurrent use and holds no goroutines; Close releases its idle
-// connections.
+// Start with Config and New. The hub asks Client.Enabled whether a hook is
+// on, builds ConnectRequest.Headers from the client's handshake with
+// Client.ForwardedHeaders, then calls Client.Connect, Client.Refresh,
+// Client.Subscribe, Client.Publish and Client.RPC, and hands the client
+// the result or the error. A *Client is safe for concurrent use and holds
+// no goroutines; Close releases its idle connections. ExampleClient_Connect
+// shows a backend and the three outcomes.
 //
 // # Wire format
 //

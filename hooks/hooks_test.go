@@ -441,3 +441,19 @@ func TestRedirectsNeverFollowed(t *testing.T) {
 	}
 	own.CloseIdleConnections()
 }
+
+// TestForwardDropsInvalidValues: a header value no request may carry is
+// left out, not turned into a failed call.
+func TestForwardDropsInvalidValues(t *testing.T) {
+	e := newEnv(t, nil)
+	_, err := e.c.Connect(context.Background(), hooks.ConnectRequest{
+		Client: "c1", Headers: map[string]string{"Cookie": "sid=good", "Origin": "x\r\nX-Herald-Secret: forged"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr, body := e.b.last()
+	if got := body["headers"]; !reflect.DeepEqual(got, map[string]any{"Cookie": "sid=good"}) || hdr.Get("Origin") != "" {
+		t.Fatalf("headers in body %v, on the request %v", got, hdr)
+	}
+}
