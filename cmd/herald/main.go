@@ -31,7 +31,7 @@ type command struct {
 }
 
 func commands() []*command {
-	return []*command{serveCommand, subCommand, pubCommand, checkCommand, benchCommand, tapCommand, configCommand, completionCommand, versionCommand}
+	return []*command{serveCommand, subCommand, pubCommand, checkCommand, benchCommand, tapCommand, tokenCommand, configCommand, completionCommand, versionCommand}
 }
 
 func main() {
