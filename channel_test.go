@@ -80,6 +80,9 @@ func TestCatalog(t *testing.T) {
 	if herald.ErrorCode(9999).Name() != "internal" {
 		t.Fatal("an unknown code must read as internal")
 	}
+	if c := herald.ErrorCode(1001); c.Name() != "application" || c.Temporary() || c.HTTPStatus() != 400 {
+		t.Fatalf("application code 1001: %s temporary=%v http=%d", c.Name(), c.Temporary(), c.HTTPStatus())
+	}
 	for _, d := range herald.Disconnects {
 		got, ok := herald.DisconnectByCode(d.Code)
 		if !ok || got != d {

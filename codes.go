@@ -28,9 +28,19 @@ func (c ErrorCode) HTTPStatus() int { return c.info().http }
 // Temporary says whether the same command may succeed if retried later.
 func (c ErrorCode) Temporary() bool { return c.info().temporary }
 
+// Application error codes: the application backend's hooks may refuse a
+// command with a code of its own in this range; Herald passes it through.
+const (
+	AppErrorMin ErrorCode = 1000
+	AppErrorMax ErrorCode = 1999
+)
+
 func (c ErrorCode) info() errorInfo {
 	if i, ok := errorCatalog[c]; ok {
 		return i
+	}
+	if c >= AppErrorMin && c <= AppErrorMax {
+		return errorInfo{name: "application", reason: "refused by the application", http: 400}
 	}
 	return errorCatalog[ErrInternal]
 }

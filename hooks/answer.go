@@ -17,8 +17,8 @@ const (
 	// AppErrorMin and AppErrorMax bound application error codes: an error
 	// refusal with one reaches the client as is, with the backend's
 	// message.
-	AppErrorMin herald.ErrorCode = 1000
-	AppErrorMax herald.ErrorCode = 1999
+	AppErrorMin = herald.AppErrorMin
+	AppErrorMax = herald.AppErrorMax
 	// AppDisconnectMin and AppDisconnectMax bound application disconnect
 	// codes: inside the WebSocket private range (4000–4999), above the
 	// catalog's 4000s (reconnect) and 4500s (do not reconnect) blocks.
