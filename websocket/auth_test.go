@@ -213,3 +213,46 @@ func TestConnectionRefresh(t *testing.T) {
 	lapsed.closedWith(4005)
 	refreshed.alive()
 }
+
+// TestSubscriptionTokens: a namespace with subscribe_access token admits a
+// subscriber only with a token for that user and that channel; the token's
+// expiry is refreshed by sub_refresh, and one not refreshed ends the
+// subscription with an unsub push.
+func TestSubscriptionTokens(t *testing.T) {
+	t.Parallel()
+	ts, _ := startAuthServer(t, hub.Config{Namespaces: authNamespaces(), ExpireGrace: 500 * time.Millisecond},
+		authn.Options{Verifier: newVerifier(t, auth.Config{})}, websocket.Options{})
+	c := dialPonging(t, ts)
+	c.connectAs("42")
+	sub := func(channel, token string) map[string]any {
+		return c.call("subscribe", `{"channel":"`+channel+`","token":"`+token+`"}`)
+	}
+	errorCodeIs(t, c.call("subscribe", `{"channel":"private:report"}`), herald.ErrPermissionDenied)
+	errorCodeIs(t, sub("private:report", mint(t, auth.MintClaims{User: "42", Channel: "private:other"})), herald.ErrUnauthorized)
+	errorCodeIs(t, sub("private:report", mint(t, auth.MintClaims{User: "43", Channel: "private:report"})), herald.ErrUnauthorized)
+	errorCodeIs(t, sub("private:report", mint(t, auth.MintClaims{User: "42"})), herald.ErrUnauthorized) // a connection token
+	errorCodeIs(t, sub("private:report", "garbage"), herald.ErrUnauthorized)
+
+	res := c.subscribeResult(`{"channel":"private:report","token":"` + mint(t, auth.MintClaims{User: "42", Channel: "private:report", TTL: 2 * time.Second}) + `"}`)
+	if res["expires"] != true || res["ttl"] == nil {
+		t.Fatalf("subscribe: %v, want expires and ttl", res)
+	}
+	errorCodeIs(t, c.call("sub_refresh", `{"channel":"private:report","token":"`+mint(t, auth.MintClaims{User: "43", Channel: "private:report"})+`"}`), herald.ErrUnauthorized)
+	errorCodeIs(t, c.call("sub_refresh", `{"channel":"private:other","token":"`+mint(t, auth.MintClaims{User: "42", Channel: "private:other"})+`"}`), herald.ErrNotSubscribed)
+	ref := c.result("sub_refresh", `{"channel":"private:report","token":"`+mint(t, auth.MintClaims{User: "42", Channel: "private:report", TTL: time.Hour})+`"}`)
+	if ref["expires"] != true || ref["ttl"].(float64) < 3500 {
+		t.Fatalf("sub_refresh: %v", ref)
+	}
+
+	// Subscribed after the refresh, so it expires no sooner than the
+	// refreshed subscription's first token did.
+	c.subscribeResult(`{"channel":"private:lapsing","token":"` + mint(t, auth.MintClaims{User: "42", Channel: "private:lapsing", TTL: 2 * time.Second}) + `"}`)
+	push := c.await("unsub push", func(m map[string]any) bool { return m["unsub"] != nil })
+	if push["channel"] != "private:lapsing" {
+		t.Fatalf("unsub push %v, want private:lapsing's", push)
+	}
+	ts.publish(t, "private:report", `"still here"`)
+	ts.publish(t, "private:lapsing", `"gone"`)
+	pubPush(t, c.next(), "private:report")
+	c.alive() // and nothing from private:lapsing came before the pong
+}
