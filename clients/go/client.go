@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -103,6 +105,9 @@ func (c *Client) State() State {
 func (c *Client) Connect(ctx context.Context) error {
 	if c.urlErr != nil {
 		return c.urlErr
+	}
+	if c.opts.Data != nil && !json.Valid(c.opts.Data) {
+		return errors.New("herald: Options.Data is not valid JSON")
 	}
 	c.mu.Lock()
 	if c.closed {

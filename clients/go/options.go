@@ -21,7 +21,8 @@ type Options struct {
 	// and replaces Token. An error counts as a failed connection attempt:
 	// it goes to OnError and the client retries with backoff.
 	GetToken func(ctx context.Context) (string, error)
-	// Data is passed to the application's connect hook. Must be valid JSON.
+	// Data is passed to the application's connect hook. It must be valid
+	// JSON (Connect checks).
 	Data []byte
 
 	// Name and Version describe the client in the server's logs and

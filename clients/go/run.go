@@ -117,10 +117,10 @@ func (c *Client) session(ctx context.Context) (ending, bool) {
 		}
 		res <- result{r, err}
 	}})
-	if err != nil { // Data is not valid JSON: no attempt can succeed
+	if err != nil { // cannot happen: Connect checked Data
 		cn.shutdown(0)
 		c.emitError(err)
-		return ending{code: CodeConnectCalled, reason: err.Error()}, false
+		return failed, false
 	}
 	var r result
 	select {
