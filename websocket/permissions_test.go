@@ -154,3 +154,87 @@ func outcomeName(c herald.ErrorCode) string {
 	}
 	return fmt.Sprintf("error %d (%s)", c, c.Name())
 }
+
+// TestUserLimitedChannels: "dm:chat#42,43" admits users 42 and 43 only,
+// whatever the namespace's access levels say; the personal channel is
+// subscribed at connect and admits its user only.
+func TestUserLimitedChannels(t *testing.T) {
+	ts, _ := startAuthServer(t, hub.Config{
+		Namespaces: herald.Namespaces{Named: map[string]herald.NamespaceOptions{
+			"dm": {AllowPublish: true, HistorySize: 10, HistoryTTL: time.Minute,
+				PublishAccess: herald.AccessAnyone, HistoryAccess: herald.AccessAnyone},
+			"personal": {},
+		}},
+		PersonalNamespace: "personal",
+	}, authn.Options{Verifier: newVerifier(t, auth.Config{}), Anonymous: true}, websocket.Options{})
+
+	const dm = "dm:chat#42,43"
+	for _, u := range []string{"42", "43"} {
+		c := dial(t, ts, nil)
+		c.connectAs(u)
+		if push := c.next(); push["sub"] == nil || push["channel"] != "personal:#"+u {
+			t.Fatalf("user %s: got %v, want the sub push of personal:#%s", u, push, u)
+		}
+		c.subscribe(dm)
+	}
+	for _, who := range []string{"44", ""} {
+		c := dial(t, ts, nil)
+		if who == "" {
+			c.connect()
+		} else {
+			c.connectAs(who)
+			c.next() // its own personal channel
+		}
+		errorCodeIs(t, c.call("subscribe", `{"channel":"`+dm+`"}`), herald.ErrPermissionDenied)
+		errorCodeIs(t, c.call("publish", `{"channel":"`+dm+`","data":1}`), herald.ErrPermissionDenied)
+		errorCodeIs(t, c.call("history", `{"channel":"`+dm+`"}`), herald.ErrPermissionDenied)
+		errorCodeIs(t, c.call("subscribe", `{"channel":"personal:#42"}`), herald.ErrPermissionDenied)
+		// A list cannot be widened by adding to the name: the users are
+		// those after the last '#'.
+		errorCodeIs(t, c.call("subscribe", `{"channel":"dm:chat#44#42,43"}`), herald.ErrPermissionDenied)
+	}
+
+	// The personal channel carries the API's publications to the user.
+	c := dial(t, ts, nil)
+	c.connectAs("42")
+	c.next()
+	ts.publish(t, "personal:#42", `{"note":"for Ann"}`)
+	pubPush(t, c.next(), "personal:#42")
+}
+
+// TestUserConnectionLimit: the connection over the per-user limit is
+// closed with 4504, other users are not counted against it, and the API's
+// disconnect of a user closes all of that user's connections and no one
+// else's.
+func TestUserConnectionLimit(t *testing.T) {
+	ts, _ := startAuthServer(t, hub.Config{UserConnectionLimit: 2},
+		authn.Options{Verifier: newVerifier(t, auth.Config{})}, websocket.Options{})
+	a1, a2 := dial(t, ts, nil), dial(t, ts, nil)
+	a1.connectAs("42")
+	a2.connectAs("42")
+	third := dial(t, ts, nil)
+	third.send(`{"id":1,"connect":{"token":"` + mint(t, auth.MintClaims{User: "42"}) + `"}}`)
+	if push := third.next(); push["disconnect"] == nil || push["disconnect"].(map[string]any)["code"] != float64(4504) {
+		t.Fatalf("third connection: got %v, want a 4504 disconnect push", push)
+	}
+	third.closedWith(4504)
+	other := dial(t, ts, nil)
+	other.connectAs("43")
+	a1.alive()
+
+	if err := ts.hub.DisconnectTarget(t.Context(), hub.Target{User: "42"}, herald.DisconnectForceDisconnect); err != nil {
+		t.Fatal(err)
+	}
+	a1.closedWith(4503)
+	a2.closedWith(4503)
+	other.alive()
+	// The limit counts live connections: once 42's are gone (the close
+	// frame may overtake the unregistering), 42 may come back.
+	for deadline := time.Now().Add(5 * time.Second); ts.hub.Stats().Connections > 1; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections left, want 1", ts.hub.Stats().Connections)
+		}
+	}
+	again := dial(t, ts, nil)
+	again.connectAs("42")
+}
