@@ -4,15 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
-
-	cws "github.com/coder/websocket"
 
 	"github.com/heraldrt/herald"
 	"github.com/heraldrt/herald/hub"
@@ -71,59 +68,10 @@ func (ts *testServer) stop(t *testing.T) {
 	}
 }
 
-// dialPonging is dial for a client that answers the server's pings from
-// its read loop, so that it outlives a short ping interval whatever the
-// test is doing.
+// dialPonging dials a client that answers the server's pings.
 func dialPonging(t *testing.T, ts *testServer) *client {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, _, err := cws.Dial(ctx, ts.wsURL(), nil)
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	conn.SetReadLimit(16 << 20)
-	c := &client{t: t, conn: conn, in: make(chan map[string]any, 4096), done: make(chan struct{})}
-	go c.readLoopPonging()
-	t.Cleanup(func() {
-		conn.Close(cws.StatusNormalClosure, "")
-		<-c.done
-	})
-	return c
-}
-
-func (c *client) readLoopPonging() {
-	defer close(c.done)
-	for {
-		_, data, err := c.conn.Read(context.Background())
-		if err != nil {
-			c.err = err
-			return
-		}
-		for _, line := range bytes.Split(data, []byte("\n")) {
-			var m map[string]any
-			if err := json.Unmarshal(line, &m); err != nil {
-				c.err = errors.New("server sent invalid JSON: " + string(line))
-				return
-			}
-			if _, ok := m["ping"]; ok && m["id"] == nil {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				err := c.conn.Write(ctx, cws.MessageText, []byte(`{"pong":{}}`))
-				cancel()
-				if err != nil {
-					c.err = err
-					return
-				}
-				continue
-			}
-			select {
-			case c.in <- m:
-			default:
-				c.err = errors.New("test client buffer full")
-				return
-			}
-		}
-	}
+	return dialClient(t, ts, nil, true)
 }
 
 // splitMessages decodes the JSON lines of one WebSocket message.

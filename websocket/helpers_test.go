@@ -96,9 +96,18 @@ type client struct {
 	done chan struct{}
 	err  error // why reading stopped, once done is closed
 	id   uint32
+	pong bool // answer the server's pings from the read loop
 }
 
 func dial(t *testing.T, ts *testServer, opts *cws.DialOptions) *client {
+	t.Helper()
+	return dialClient(t, ts, opts, false)
+}
+
+// dialClient dials; with pong the client answers the server's pings from
+// its read loop, so that it outlives a short ping interval whatever the
+// test is doing.
+func dialClient(t *testing.T, ts *testServer, opts *cws.DialOptions, pong bool) *client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -107,7 +116,7 @@ func dial(t *testing.T, ts *testServer, opts *cws.DialOptions) *client {
 		t.Fatalf("dial: %v", err)
 	}
 	conn.SetReadLimit(16 << 20)
-	c := &client{t: t, conn: conn, in: make(chan map[string]any, 4096), done: make(chan struct{})}
+	c := &client{t: t, conn: conn, in: make(chan map[string]any, 4096), done: make(chan struct{}), pong: pong}
 	go c.readLoop()
 	t.Cleanup(func() {
 		conn.Close(cws.StatusNormalClosure, "")
@@ -129,6 +138,16 @@ func (c *client) readLoop() {
 			if err := json.Unmarshal(line, &m); err != nil {
 				c.err = errors.New("server sent invalid JSON: " + string(line))
 				return
+			}
+			if _, ok := m["ping"]; ok && m["id"] == nil && c.pong {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				err := c.conn.Write(ctx, cws.MessageText, []byte(`{"pong":{}}`))
+				cancel()
+				if err != nil {
+					c.err = err
+					return
+				}
+				continue
 			}
 			select {
 			case c.in <- m:
