@@ -271,6 +271,16 @@ func TestNginxProxiesWebSocketAndAPI(t *testing.T) {
 	c.expect(t, `"subscribe"`)
 	publish(t, "http://"+proxy, "news", `{"via":"nginx"}`)
 	c.expect(t, `"via":"nginx"`)
+
+	// Metrics are for the inside, not the proxy's public side.
+	res, err := http.Get("http://" + proxy + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound {
+		t.Fatalf("GET /metrics through nginx: %d, want 404", res.StatusCode)
+	}
 }
 
 // nginx cuts a proxied connection that stays silent for proxy_read_timeout.

@@ -115,18 +115,29 @@ func (r *registry) indexShard(idx *[shards]indexShard, key string) *indexShard {
 
 // index adds s under key ("" is not indexed: anonymous users).
 func (r *registry) index(idx *[shards]indexShard, key string, s *Session) {
+	r.indexUpTo(idx, key, s, 0)
+}
+
+// indexUpTo adds s under key unless limit (> 0) sessions are there
+// already, checking and adding under one lock so that simultaneous
+// connects cannot pass the limit together. It reports whether s was added.
+func (r *registry) indexUpTo(idx *[shards]indexShard, key string, s *Session, limit int) bool {
 	if key == "" {
-		return
+		return true
 	}
 	sh := r.indexShard(idx, key)
 	sh.mu.Lock()
+	defer sh.mu.Unlock()
 	set := sh.m[key]
+	if limit > 0 && len(set) >= limit {
+		return false
+	}
 	if set == nil {
 		set = make(map[*Session]struct{}, 1)
 		sh.m[key] = set
 	}
 	set[s] = struct{}{}
-	sh.mu.Unlock()
+	return true
 }
 
 func (r *registry) unindex(idx *[shards]indexShard, key string, s *Session) {

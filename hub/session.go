@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -142,8 +143,12 @@ func (s *Session) connect(id uint32, req *protocol.ConnectRequest) error {
 	if err != nil {
 		return err
 	}
-	if lim := h.cfg.UserConnectionLimit; lim > 0 && ident.User != "" && len(h.reg.lookup(&h.reg.users, ident.User)) >= lim {
-		return herald.DisconnectConnectionLimit
+	if strings.ContainsAny(ident.User, "#,") {
+		// User-limited channels list users after '#', separated by ','.
+		h.log.Error("user id refused: it contains '#' or ','", "client", clientID)
+		d := herald.DisconnectInvalidToken
+		d.Reason = "user id must not contain '#' or ','"
+		return d
 	}
 
 	s.mu.Lock()
@@ -151,15 +156,20 @@ func (s *Session) connect(id uint32, req *protocol.ConnectRequest) error {
 		s.mu.Unlock()
 		return herald.Errorf(herald.ErrAlreadyConnected, "this connection is already connected as %s", s.id)
 	}
+	s.id, s.user = clientID, ident.User
+	s.mu.Unlock()
+	if !h.reg.indexUpTo(&h.reg.users, ident.User, s, h.cfg.UserConnectionLimit) {
+		return herald.DisconnectConnectionLimit
+	}
+	s.mu.Lock()
 	s.state = stateConnected
-	s.id, s.user, s.connInfo = clientID, ident.User, ident.Info
+	s.connInfo = ident.Info
 	s.info.Header = nil // only the connect hook needed the handshake's headers
 	s.mu.Unlock()
 	if !ident.ExpiresAt.IsZero() {
 		s.expiresAt.Store(ident.ExpiresAt.UnixNano())
 	}
 	h.reg.index(&h.reg.ids, clientID, s)
-	h.reg.index(&h.reg.users, ident.User, s)
 
 	cfg := &h.cfg
 	now := time.Now()
