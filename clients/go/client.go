@@ -59,10 +59,10 @@ type Client struct {
 	cancel  context.CancelFunc // stops the loop
 	conn    *conn              // set while Connected
 	changed chan struct{}      // closed and replaced on every state change, for waiters
-	kick    chan struct{}      // 1-buffered: a subscription wants a retry timer
+	kick    chan struct{}      // 1-buffered: the session loop's timers changed (subscribe retries, refreshes)
 	last    error              // why the last loop stopped (a *DisconnectError)
 	subs    map[string]*Subscription
-	subRnd  *rand.Rand // jitter of subscribe retries
+	subRnd  *rand.Rand // jitter of subscribe retries and refreshes
 	rnd     *rand.Rand // jitter of reconnects, used by the loop only
 }
 

@@ -51,18 +51,28 @@ type ending struct {
 }
 
 // conn is one WebSocket connection: a reader goroutine that handles every
-// message in order, and a writer goroutine that sends queued commands,
-// several per WebSocket message. The run loop owns it: shutdown stops both
-// goroutines and waits for them.
+// message in order, a writer goroutine that sends queued commands, several
+// per WebSocket message, and tasks that wait for the application (GetToken)
+// before they send. The run loop owns it: shutdown stops them all and
+// waits for them.
 type conn struct {
 	c      *Client
 	ws     *websocket.Conn
 	maxMsg int
 
-	mu      sync.Mutex
-	pending map[uint32]replyHandler
-	out     [][]byte // encoded commands waiting for the writer
-	ended   bool     // the reader exited: nothing more is sent or answered
+	mu       sync.Mutex
+	pending  map[uint32]replyHandler
+	out      [][]byte // encoded commands waiting for the writer
+	ended    bool     // the reader exited: nothing more is sent or answered
+	stopping bool     // shutdown began: no new task
+
+	ctx    context.Context // the tasks' context: shutdown cancels it
+	cancel context.CancelFunc
+	tasks  sync.WaitGroup
+
+	// renew schedules the refresh of the connection's credentials.
+	// Guarded by the client's mu.
+	renew renewal
 
 	wake chan struct{} // 1-buffered: out has something
 	stop chan struct{} // closed by shutdown
@@ -77,9 +87,9 @@ type conn struct {
 }
 
 func dial(ctx context.Context, c *Client) (*conn, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.opts.ConnectTimeout)
+	dialCtx, cancel := context.WithTimeout(ctx, c.opts.ConnectTimeout)
 	defer cancel()
-	ws, resp, err := websocket.Dial(ctx, c.url, &websocket.DialOptions{
+	ws, resp, err := websocket.Dial(dialCtx, c.url, &websocket.DialOptions{
 		HTTPClient:   c.opts.HTTPClient,
 		HTTPHeader:   c.opts.HTTPHeader,
 		Subprotocols: []string{subprotocol},
@@ -99,6 +109,7 @@ func dial(ctx context.Context, c *Client) (*conn, error) {
 		readTimeout: c.opts.ConnectTimeout,
 		timeoutCode: CodeConnectTimeout,
 	}
+	cn.ctx, cn.cancel = context.WithCancel(ctx)
 	cn.wg.Add(2)
 	go cn.read()
 	go cn.write()
@@ -326,9 +337,30 @@ func reconnectAfter(code uint16) bool {
 	return code < 4500 && code != 1003
 }
 
+// goTask runs fn on a goroutine of the connection: shutdown cancels its
+// context and waits for it, so fn must return once ctx ends. It does
+// nothing once shutdown has begun.
+func (cn *conn) goTask(fn func(ctx context.Context)) {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if cn.stopping {
+		return
+	}
+	cn.tasks.Add(1)
+	go func() {
+		defer cn.tasks.Done()
+		fn(cn.ctx)
+	}()
+}
+
 // shutdown closes the connection (with a close handshake when the client
-// is the one ending it) and waits for the reader and writer.
+// is the one ending it) and waits for the reader, the writer and the
+// tasks. It must not be called with the client's mu held, which tasks take.
 func (cn *conn) shutdown(code websocket.StatusCode) {
+	cn.mu.Lock()
+	cn.stopping = true
+	cn.mu.Unlock()
+	cn.cancel()
 	close(cn.stop)
 	if code != 0 {
 		cn.ws.Close(code, "")
@@ -336,6 +368,7 @@ func (cn *conn) shutdown(code websocket.StatusCode) {
 		cn.ws.CloseNow()
 	}
 	cn.wg.Wait()
+	cn.tasks.Wait()
 }
 
 func replyError(e *protocol.Error) *Error {

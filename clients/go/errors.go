@@ -69,6 +69,51 @@ func (e *SubscribeError) Error() string {
 
 func (e *SubscribeError) Unwrap() error { return e.Err }
 
+// TokenError reports that GetToken failed: Options.GetToken (Channel "")
+// or a subscription's (SubscriptionOptions.GetToken). Before a connect,
+// the attempt fails and the client retries with backoff; before a
+// subscribe, the subscription retries with backoff; before a refresh, the
+// client leaves it to the server to end the expired connection (4005, and
+// the client reconnects) or subscription (an unsub push).
+type TokenError struct {
+	Channel string
+	Err     error
+}
+
+func (e *TokenError) Error() string {
+	if e.Channel == "" {
+		return fmt.Sprintf("herald: get token: %v", e.Err)
+	}
+	return fmt.Sprintf("herald: get token for %q: %v", e.Channel, e.Err)
+}
+
+func (e *TokenError) Unwrap() error { return e.Err }
+
+// RefreshError reports that the server refused a refresh of expiring
+// credentials: the connection's (Channel "") or a subscription token's.
+// Retrying says that the client tries again before they expire; otherwise
+// the server ends the connection when they do (4005 expired, and the
+// client reconnects) or the subscription (an unsub push).
+type RefreshError struct {
+	Channel  string
+	Err      *Error
+	Retrying bool
+}
+
+func (e *RefreshError) Error() string {
+	what := "the connection's credentials"
+	if e.Channel != "" {
+		what = fmt.Sprintf("the token of %q", e.Channel)
+	}
+	then := "they will expire"
+	if e.Retrying {
+		then = "retrying"
+	}
+	return fmt.Sprintf("herald: refresh of %s refused, %s: %v", what, then, e.Err)
+}
+
+func (e *RefreshError) Unwrap() error { return e.Err }
+
 var (
 	// ErrClosed is returned by every method of a closed Client.
 	ErrClosed = errors.New("herald: client closed")

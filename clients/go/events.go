@@ -56,7 +56,9 @@ type ConnectingEvent struct {
 
 // ConnectedEvent: the server answered connect.
 type ConnectedEvent struct {
-	ClientID      string
+	ClientID string
+	// User is the authenticated user, "" for an anonymous connection.
+	User          string
 	ServerVersion string
 	// PingInterval is how often the server pings (0: it announced none).
 	PingInterval time.Duration

@@ -19,7 +19,15 @@ type Options struct {
 	Token string
 	// GetToken, when set, is called before each connect for a fresh token
 	// and replaces Token. An error counts as a failed connection attempt:
-	// it goes to OnError and the client retries with backoff.
+	// it goes to OnError (a *TokenError) and the client retries with
+	// backoff. It is also called to refresh credentials the server says
+	// expire, before they do, and once more when the server answers a
+	// connect with 118 token_expired. It runs on a goroutine of its own
+	// and must return when ctx ends: Close waits for it.
+	//
+	// Without GetToken, credentials that expire are not refreshed: the
+	// server closes the connection with 4005 when they do, and a connect
+	// with a Token that has expired stops the client (Disconnected, 118).
 	GetToken func(ctx context.Context) (string, error)
 	// Data is passed to the application's connect hook. It must be valid
 	// JSON (Connect checks).
@@ -109,6 +117,19 @@ type SubscriptionOptions struct {
 	// position (one the application stored), as a resubscribe after a
 	// reconnect does.
 	Since *Position
+
+	// Token is the subscription token, for a channel whose namespace
+	// wants one (subscribe_access "token"), sent with every subscribe.
+	Token string
+	// GetToken, when set, is called before each subscribe (the first and
+	// every one after a reconnect) for a fresh token, and replaces Token.
+	// It is also called to refresh the token before it expires, when the
+	// server says it does; a token that cannot be refreshed ends the
+	// subscription when it expires (OnUnsubscribed with
+	// CodeServerUnsubscribed). An error before a subscribe goes to
+	// OnError (a *TokenError) and the subscribe is retried with backoff.
+	// It runs on a goroutine of its own and must return when ctx ends.
+	GetToken func(ctx context.Context, channel string) (string, error)
 
 	OnSubscribing  func(SubscribingEvent)
 	OnSubscribed   func(SubscribedEvent)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/heraldrt/herald"
 	"github.com/heraldrt/herald/protocol"
 )
 
@@ -77,16 +78,9 @@ func (c *Client) run(ctx context.Context, cancel context.CancelFunc) {
 // answered connect.
 func (c *Client) session(ctx context.Context) (ending, bool) {
 	failed := ending{code: CodeTransportClosed, reason: codeReasons[CodeTransportClosed], reconnect: true}
-	token := c.opts.Token
-	if c.opts.GetToken != nil {
-		t, err := c.opts.GetToken(ctx)
-		if err != nil {
-			if ctx.Err() == nil {
-				c.emitError(fmt.Errorf("herald: get token: %w", err))
-			}
-			return failed, false
-		}
-		token = t
+	token, ok := c.token(ctx)
+	if !ok {
+		return failed, false
 	}
 	cn, err := dial(ctx, c)
 	if err != nil {
@@ -96,6 +90,84 @@ func (c *Client) session(ctx context.Context) (ending, bool) {
 		return failed, false
 	}
 
+	var r *protocol.Reply
+	for retried := false; ; retried = true {
+		r, err = c.sendConnect(ctx, cn, token)
+		switch {
+		case ctx.Err() != nil:
+			cn.shutdown(websocket.StatusNormalClosure)
+			return ending{}, false
+		case err != nil: // the connection ended first; the reader knows why
+			cn.shutdown(0)
+			c.emitError(fmt.Errorf("herald: connect: %d %s", cn.end.code, cn.end.reason))
+			return cn.end, false
+		}
+		if r.Error == nil || r.Error.Code != uint32(herald.ErrTokenExpired) || retried {
+			break
+		}
+		// The connection stays open after 118: connect again on it with
+		// a new token, once, rather than count a failed attempt. Without
+		// GetToken there is no other token: stop.
+		e := replyError(r.Error)
+		c.emitError(fmt.Errorf("herald: connect: %w", e))
+		if c.opts.GetToken == nil {
+			cn.shutdown(websocket.StatusNormalClosure)
+			return ending{code: e.Code, reason: e.Message}, false
+		}
+		if token, ok = c.token(ctx); !ok {
+			cn.shutdown(websocket.StatusNormalClosure)
+			return failed, false
+		}
+	}
+	switch {
+	case r.Error != nil:
+		cn.shutdown(websocket.StatusNormalClosure)
+		c.emitError(fmt.Errorf("herald: connect: %w", replyError(r.Error)))
+		return failed, false
+	case r.Connect == nil:
+		cn.shutdown(websocket.StatusProtocolError)
+		c.emitError(fmt.Errorf("herald: connect: a reply without a connect result"))
+		return failed, false
+	}
+
+	res := r.Connect
+	c.mu.Lock()
+	c.conn = cn
+	if res.Expires && c.opts.GetToken != nil {
+		cn.renew.schedule(c.subRnd, true, res.TTL)
+	} else if res.Expires {
+		c.log.Debug("the credentials expire and there is no GetToken to refresh them", "ttl", res.TTL)
+	}
+	c.setState(Connected)
+	emit(c, c.opts.OnConnected, ConnectedEvent{
+		ClientID:      res.Client,
+		User:          res.User,
+		ServerVersion: res.Version,
+		PingInterval:  time.Duration(res.Ping) * time.Second,
+	})
+	c.resubscribe(cn)
+	c.mu.Unlock()
+	return c.serve(ctx, cn), true
+}
+
+// token returns the token for a connect: GetToken's, or Options.Token.
+func (c *Client) token(ctx context.Context) (string, bool) {
+	if c.opts.GetToken == nil {
+		return c.opts.Token, true
+	}
+	t, err := c.opts.GetToken(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			c.emitError(&TokenError{Err: err})
+		}
+		return "", false
+	}
+	return t, true
+}
+
+// sendConnect sends connect on cn and waits for its reply. An error means
+// that the connection ended first (ErrConnectionLost) or ctx did.
+func (c *Client) sendConnect(ctx context.Context, cn *conn, token string) (*protocol.Reply, error) {
 	type result struct {
 		r   *protocol.Reply
 		err error
@@ -106,7 +178,7 @@ func (c *Client) session(ctx context.Context) (ending, bool) {
 	}}
 	// The handler runs on the reader, so the ping watch starts before the
 	// reader's next read.
-	_, err = cn.send([]*protocol.Command{connect}, []replyHandler{func(r *protocol.Reply, err error) {
+	sent, err := cn.send([]*protocol.Command{connect}, []replyHandler{func(r *protocol.Reply, err error) {
 		if err == nil && r.Connect != nil {
 			// A server that announces no ping cannot be watched: wait
 			// for its messages as long as it takes.
@@ -117,64 +189,42 @@ func (c *Client) session(ctx context.Context) (ending, bool) {
 		}
 		res <- result{r, err}
 	}})
-	if err != nil { // cannot happen: Connect checked Data
-		cn.shutdown(0)
-		c.emitError(err)
-		return failed, false
-	}
-	var r result
-	select {
-	case r = <-res:
-	case <-ctx.Done():
-		cn.shutdown(websocket.StatusNormalClosure)
-		return ending{}, false
-	}
 	switch {
-	case r.err != nil: // the connection ended first; the reader knows why
-		cn.shutdown(0)
-		c.emitError(fmt.Errorf("herald: connect: %d %s", cn.end.code, cn.end.reason))
-		return cn.end, false
-	case r.r.Error != nil:
-		cn.shutdown(websocket.StatusNormalClosure)
-		c.emitError(fmt.Errorf("herald: connect: %w", replyError(r.r.Error)))
-		return failed, false
-	case r.r.Connect == nil:
-		cn.shutdown(websocket.StatusProtocolError)
-		c.emitError(fmt.Errorf("herald: connect: a reply without a connect result"))
-		return failed, false
+	case err != nil: // cannot happen: Connect checked Data
+		return nil, err
+	case !sent:
+		return nil, ErrConnectionLost
 	}
+	select {
+	case r := <-res:
+		return r.r, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
 
-	c.mu.Lock()
-	c.conn = cn
-	c.setState(Connected)
-	emit(c, c.opts.OnConnected, ConnectedEvent{
-		ClientID:      r.r.Connect.Client,
-		ServerVersion: r.r.Connect.Version,
-		PingInterval:  time.Duration(r.r.Connect.Ping) * time.Second,
-	})
-	c.resubscribe(cn)
-	c.mu.Unlock()
-
-	// retry fires when a subscription that failed temporarily is due
-	// for another subscribe.
-	retry := time.NewTimer(time.Hour)
-	retry.Stop()
-	defer retry.Stop()
+// serve runs the timers of a connected connection (subscribe retries and
+// refreshes) until it ends, and says why it did.
+func (c *Client) serve(ctx context.Context, cn *conn) ending {
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
 	for {
-		if at := c.nextRetry(); !at.IsZero() {
-			retry.Reset(time.Until(at))
+		if at := c.nextTimer(cn); !at.IsZero() {
+			timer.Reset(time.Until(at))
 		}
 		select {
 		case <-cn.done:
 			cn.shutdown(0)
-			return cn.end, true
+			return cn.end
 		case <-ctx.Done():
 			cn.shutdown(websocket.StatusNormalClosure)
-			return ending{}, true
+			return ending{}
 		case <-c.kick:
-		case <-retry.C:
+		case <-timer.C:
 			c.retrySubscribes(cn)
+			c.refreshDue(cn)
 		}
-		retry.Stop()
+		timer.Stop()
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/heraldrt/herald"
 	"github.com/heraldrt/herald/protocol"
 )
 
@@ -52,6 +53,7 @@ type Subscription struct {
 	err         error    // why the server refused the last subscribe
 	attempt     int      // temporary refusals in a row
 	retryAt     time.Time
+	renew       renewal // the subscription token's refresh
 }
 
 // NewSubscription returns the client's subscription to channel, in state
@@ -141,8 +143,7 @@ func (s *Subscription) Subscribe(ctx context.Context) error {
 			s.setState(Subscribing)
 			emit(c, s.opts.OnSubscribing, SubscribingEvent{Code: CodeSubscribeCalled, Reason: codeReasons[CodeSubscribeCalled]})
 			if c.state == Connected {
-				cmd, h := s.subscribeCommand()
-				c.conn.send([]*protocol.Command{cmd}, []replyHandler{h})
+				c.sendSubscribes(c.conn, []*Subscription{s})
 			}
 		}
 	}
@@ -209,7 +210,7 @@ func (s *Subscription) setState(st SubState) {
 
 // end makes the subscription unwanted and Unsubscribed; c.mu must be held.
 func (s *Subscription) end(code uint32, reason string, err error) {
-	s.wanted, s.err, s.retryAt = false, err, time.Time{}
+	s.wanted, s.err, s.retryAt, s.renew = false, err, time.Time{}, renewal{}
 	s.gen++
 	s.positioned = false
 	if s.state != Unsubscribed {
@@ -223,10 +224,10 @@ func (s *Subscription) end(code uint32, reason string, err error) {
 // subscribeCommand returns the subscribe command, recovering from the
 // subscription's position when it has one, and the handler of its reply;
 // c.mu must be held.
-func (s *Subscription) subscribeCommand() (*protocol.Command, replyHandler) {
+func (s *Subscription) subscribeCommand(token string) (*protocol.Command, replyHandler) {
 	s.gen++
 	gen := s.gen
-	req := &protocol.SubscribeRequest{Channel: s.channel}
+	req := &protocol.SubscribeRequest{Channel: s.channel, Token: token}
 	recovering := s.positioned && s.recoverable
 	if recovering {
 		req.Recover, req.Offset, req.Epoch = true, s.pos.Offset, s.pos.Epoch
@@ -248,14 +249,11 @@ func (s *Subscription) subscribed(r *protocol.Reply, recovering bool) {
 	c := s.c
 	if r.Error != nil {
 		e := replyError(r.Error)
-		if e.Temporary {
-			s.retryAt = time.Now().Add(backoff(c.subRnd, s.attempt, c.opts.MinReconnectDelay, c.opts.MaxReconnectDelay))
-			s.attempt++
-			c.emitError(&SubscribeError{Channel: s.channel, Err: e})
-			select {
-			case c.kick <- struct{}{}:
-			default:
-			}
+		// 118: GetToken gave a token that had expired already; the next
+		// may not have, but a second in a row ends the subscription.
+		expired := e.Code == uint32(herald.ErrTokenExpired) && s.opts.GetToken != nil && s.attempt == 0
+		if e.Temporary || expired {
+			s.retryLater(&SubscribeError{Channel: s.channel, Err: e})
 			return
 		}
 		s.end(e.Code, e.Message, e)
@@ -267,6 +265,11 @@ func (s *Subscription) subscribed(r *protocol.Reply, recovering bool) {
 	}
 	s.attempt = 0
 	s.recoverable = res.Recoverable
+	s.renew = renewal{}
+	if s.opts.GetToken != nil {
+		s.renew.schedule(c.subRnd, res.Expires, res.TTL)
+		c.wake()
+	}
 	s.setState(Subscribed)
 	emit(c, s.opts.OnSubscribed, SubscribedEvent{
 		Recoverable:   res.Recoverable,
@@ -286,6 +289,16 @@ func (s *Subscription) subscribed(r *protocol.Reply, recovering bool) {
 	}
 	s.positioned = res.Recoverable
 	s.pos = Position{Offset: res.Offset, Epoch: res.Epoch}
+}
+
+// retryLater schedules another subscribe on this connection after a
+// failure that may pass, with backoff, and reports err; c.mu must be held.
+func (s *Subscription) retryLater(err error) {
+	c := s.c
+	s.retryAt = time.Now().Add(backoff(c.subRnd, s.attempt, c.opts.MinReconnectDelay, c.opts.MaxReconnectDelay))
+	s.attempt++
+	c.emitError(err)
+	c.wake()
 }
 
 // publication handles a pub push: it drops duplicates, reports gaps and
@@ -333,6 +346,7 @@ func (c *Client) handlePush(p *protocol.Push) {
 		// The application subscribed the connection through the server
 		// API. Such a subscription lasts as long as the connection.
 		s.gen++
+		s.renew = renewal{}
 		s.recoverable, s.positioned = p.Sub.Recoverable, p.Sub.Recoverable
 		s.pos = Position{Offset: p.Sub.Offset, Epoch: p.Sub.Epoch}
 		s.setState(Subscribed)
@@ -342,30 +356,64 @@ func (c *Client) handlePush(p *protocol.Push) {
 	}
 }
 
-// resubscribe sends a subscribe for every wanted subscription, together so
-// that they share WebSocket messages; c.mu must be held.
+// resubscribe sends a subscribe for every wanted subscription; c.mu must
+// be held.
 func (c *Client) resubscribe(cn *conn) {
+	var subs []*Subscription
+	for _, s := range c.subs {
+		if s.wanted {
+			s.retryAt = time.Time{}
+			subs = append(subs, s)
+		}
+	}
+	c.sendSubscribes(cn, subs)
+}
+
+// sendSubscribes sends a subscribe for each of subs on cn: together, so
+// that they share WebSocket messages, for those whose token is at hand,
+// and from a task of the connection for those that get theirs from
+// GetToken, which may block; c.mu must be held.
+func (c *Client) sendSubscribes(cn *conn, subs []*Subscription) {
 	var cmds []*protocol.Command
 	var hs []replyHandler
-	for _, s := range c.subs {
-		if !s.wanted {
+	for _, s := range subs {
+		if s.opts.GetToken == nil {
+			cmd, h := s.subscribeCommand(s.opts.Token)
+			cmds = append(cmds, cmd)
+			hs = append(hs, h)
 			continue
 		}
-		s.retryAt = time.Time{}
-		cmd, h := s.subscribeCommand()
-		cmds = append(cmds, cmd)
-		hs = append(hs, h)
+		s.gen++ // the reply to an earlier subscribe is stale from now on
+		gen := s.gen
+		cn.goTask(func(ctx context.Context) { c.subscribeWithToken(ctx, cn, s, gen) })
 	}
 	if len(cmds) > 0 {
 		cn.send(cmds, hs)
 	}
 }
 
+// subscribeWithToken gets a token from the subscription's GetToken and
+// sends the subscribe, unless the subscription changed meanwhile (gen).
+func (c *Client) subscribeWithToken(ctx context.Context, cn *conn, s *Subscription, gen uint64) {
+	token, err := s.opts.GetToken(ctx, s.channel)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != s.gen || !s.wanted || s.state != Subscribing || ctx.Err() != nil {
+		return
+	}
+	if err != nil {
+		s.retryLater(&TokenError{Channel: s.channel, Err: err})
+		return
+	}
+	cmd, h := s.subscribeCommand(token)
+	cn.send([]*protocol.Command{cmd}, []replyHandler{h})
+}
+
 // subsLost moves the subscriptions of a connection that ended back to
 // Subscribing, to be subscribed again on the next; c.mu must be held.
 func (c *Client) subsLost(end ending) {
 	for _, s := range c.subs {
-		s.retryAt = time.Time{}
+		s.retryAt, s.renew = time.Time{}, renewal{}
 		switch {
 		case s.wanted && s.state == Subscribed:
 			s.setState(Subscribing)
@@ -377,40 +425,22 @@ func (c *Client) subsLost(end ending) {
 	}
 }
 
-// nextRetry returns when the earliest subscribe retry is due (zero: none).
-func (c *Client) nextRetry() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var at time.Time
-	for _, s := range c.subs {
-		if !s.retryAt.IsZero() && (at.IsZero() || s.retryAt.Before(at)) {
-			at = s.retryAt
-		}
-	}
-	return at
-}
-
 // retrySubscribes subscribes again the subscriptions whose retry is due.
 func (c *Client) retrySubscribes(cn *conn) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := time.Now()
-	var cmds []*protocol.Command
-	var hs []replyHandler
+	var subs []*Subscription
 	for _, s := range c.subs {
 		if s.retryAt.IsZero() || s.retryAt.After(now) {
 			continue
 		}
 		s.retryAt = time.Time{}
 		if s.wanted && s.state == Subscribing {
-			cmd, h := s.subscribeCommand()
-			cmds = append(cmds, cmd)
-			hs = append(hs, h)
+			subs = append(subs, s)
 		}
 	}
-	if len(cmds) > 0 {
-		cn.send(cmds, hs)
-	}
+	c.sendSubscribes(cn, subs)
 }
 
 func clientInfo(ci *protocol.ClientInfo) ClientInfo {
