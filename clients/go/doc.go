@@ -21,6 +21,11 @@
 // Herald client follows: states, backoff, heartbeats, recovery, and what
 // calls do while the connection is down.
 //
+// For a server that verifies tokens, set Options.GetToken rather than
+// Options.Token: the client calls it before every connect and again to
+// refresh the credentials before they expire, on the same connection
+// (SubscriptionOptions.GetToken does the same for private channels).
+//
 // A context passed to a method bounds how long that call waits, never the
 // state it asked for: Connect and Subscribe that return ctx.Err() keep
 // trying in the background until Close or Unsubscribe.

@@ -25,9 +25,11 @@ type Options struct {
 	// connect with 118 token_expired. It runs on a goroutine of its own
 	// and must return when ctx ends: Close waits for it.
 	//
-	// Without GetToken, credentials that expire are not refreshed: the
-	// server closes the connection with 4005 when they do, and a connect
-	// with a Token that has expired stops the client (Disconnected, 118).
+	// Without GetToken, a Token that expires is not refreshed: the server
+	// closes the connection with 4005 when it does, and a connect with a
+	// Token that has expired stops the client (Disconnected, 118). With
+	// neither, credentials that the application's connect hook made
+	// expire are refreshed with an empty refresh (its refresh hook).
 	GetToken func(ctx context.Context) (string, error)
 	// Data is passed to the application's connect hook. It must be valid
 	// JSON (Connect checks).

@@ -117,16 +117,20 @@ func (c *Client) refreshDue(cn *conn) {
 	}
 }
 
-// refreshConn sends refresh with a new token. A failure is reported and
-// left to the server: it closes the connection with 4005 expired, and the
-// reconnect asks GetToken again.
+// refreshConn sends refresh with a new token, or without GetToken an empty
+// one (the server asks the application's refresh hook). A failure is
+// reported and left to the server: it closes the connection with 4005
+// expired, and the reconnect asks GetToken again.
 func (c *Client) refreshConn(ctx context.Context, cn *conn) {
-	token, err := c.opts.GetToken(ctx)
-	if err != nil {
-		if ctx.Err() == nil {
-			c.emitError(&TokenError{Err: err})
+	var token string
+	if c.opts.GetToken != nil {
+		var err error
+		if token, err = c.opts.GetToken(ctx); err != nil {
+			if ctx.Err() == nil {
+				c.emitError(&TokenError{Err: err})
+			}
+			return
 		}
-		return
 	}
 	cmd := &protocol.Command{ID: c.newID(), Refresh: &protocol.RefreshRequest{Token: token}}
 	cn.send([]*protocol.Command{cmd}, []replyHandler{func(r *protocol.Reply, err error) {

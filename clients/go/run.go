@@ -133,7 +133,10 @@ func (c *Client) session(ctx context.Context) (ending, bool) {
 	res := r.Connect
 	c.mu.Lock()
 	c.conn = cn
-	if res.Expires && c.opts.GetToken != nil {
+	// Without GetToken, only credentials from the application's connect
+	// hook (no Token) can be refreshed: an empty refresh asks its refresh
+	// hook.
+	if res.Expires && (c.opts.GetToken != nil || c.opts.Token == "") {
 		cn.renew.schedule(c.subRnd, true, res.TTL)
 	} else if res.Expires {
 		c.log.Debug("the credentials expire and there is no GetToken to refresh them", "ttl", res.TTL)

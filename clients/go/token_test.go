@@ -3,6 +3,9 @@ package client_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,6 +14,7 @@ import (
 	"github.com/heraldrt/herald/auth"
 	"github.com/heraldrt/herald/authn"
 	client "github.com/heraldrt/herald/clients/go"
+	"github.com/heraldrt/herald/hooks"
 	"github.com/heraldrt/herald/hub"
 )
 
@@ -274,5 +278,47 @@ func TestSubscriptionTokenRefresh(t *testing.T) {
 		t.Fatalf("publication %+v", p)
 	}
 	noStateChange(t, kept)
+	noStateChange(t, r)
+}
+
+// TestHookRefresh: credentials that the application's connect hook made
+// expire are refreshed without a token (the server asks the refresh hook)
+// when the client has neither Token nor GetToken.
+func TestHookRefresh(t *testing.T) {
+	t.Parallel()
+	refreshed := make(chan struct{}, 1024)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/refresh" {
+			refreshed <- struct{}{}
+		}
+		fmt.Fprintf(w, `{"result":{"user":"42","expire_at":%d}}`, time.Now().Add(tokenLife).Unix())
+	}))
+	t.Cleanup(backend.Close) // after the server and the client stop
+	hc, err := hooks.New(hooks.Config{ConnectURL: backend.URL + "/connect", RefreshURL: backend.URL + "/refresh", Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := authn.New(authn.Options{Hooks: hc, Logger: quiet})
+	t.Cleanup(a.Close)
+	s := newServer(t, hub.Config{Auth: a, ExpireGrace: 300 * time.Millisecond})
+	r := newRecorder()
+	c := connect(t, s, r, nil)
+	start := time.Now()
+	if e, _ := waitFor[client.ConnectedEvent](t, r, nil); e.User != "42" {
+		t.Fatalf("connected as %+v", e)
+	}
+	deadline := time.NewTimer(waitTimeout)
+	defer deadline.Stop()
+	n := 0
+	for ; time.Since(start) < tokenLife*5/2; n++ {
+		select {
+		case <-refreshed:
+		case <-deadline.C:
+			t.Fatalf("%d refresh hook calls in %s", n, waitTimeout)
+		}
+	}
+	if _, err := c.RPC(ctxTimeout(t), "echo", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
 	noStateChange(t, r)
 }
