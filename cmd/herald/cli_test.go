@@ -133,6 +133,13 @@ type process struct {
 // startHerald starts `herald args...` with env added to the environment.
 func startHerald(t *testing.T, env []string, args ...string) *process {
 	t.Helper()
+	return spawn(t, env, nil, args...)
+}
+
+// spawn starts the herald binary with env and stdin; t's cleanup kills it
+// if it is still running.
+func spawn(t *testing.T, env []string, stdin io.Reader, args ...string) *process {
+	t.Helper()
 	p := &process{
 		cmd:    exec.Command(heraldBin, args...),
 		stdout: newOutput(),
@@ -140,6 +147,7 @@ func startHerald(t *testing.T, env []string, args ...string) *process {
 		done:   make(chan struct{}),
 	}
 	p.cmd.Env = testEnv(env)
+	p.cmd.Stdin = stdin
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start herald %s: %v", strings.Join(args, " "), err)
@@ -210,26 +218,7 @@ func (p *process) waitFor(t *testing.T, o *output, what string, cond func(string
 // runHerald runs `herald args...` to completion with stdin as its input.
 func runHerald(t *testing.T, env []string, stdin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	p := &process{
-		cmd:    exec.Command(heraldBin, args...),
-		stdout: newOutput(),
-		stderr: newOutput(),
-		done:   make(chan struct{}),
-	}
-	p.cmd.Env = testEnv(env)
-	p.cmd.Stdin = strings.NewReader(stdin)
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start herald %s: %v", strings.Join(args, " "), err)
-	}
-	go func() {
-		_ = p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	})
+	p := spawn(t, env, strings.NewReader(stdin), args...)
 	code = p.wait(t)
 	return p.stdout.String(), p.stderr.String(), code
 }
