@@ -79,7 +79,7 @@ func (h *Hub) HandleControl(data []byte) {
 		h.log.Error("invalid control message", "err", err)
 		return
 	}
-	sessions := h.reg.lookup(&h.reg.ids, c.Target.Client)
+	sessions := h.reg.byID(c.Target.Client)
 	if c.Target.User != "" {
 		sessions = h.reg.lookup(&h.reg.users, c.Target.User)
 	}

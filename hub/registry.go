@@ -16,7 +16,14 @@ type subShard struct {
 	channels map[string]map[*Session]*subscription
 }
 
-// indexShard finds sessions by client id or by user id.
+// idShard finds a session by its client id: one session per id, so no
+// set per key (a few hundred bytes per connection saved).
+type idShard struct {
+	mu sync.Mutex
+	m  map[string]*Session
+}
+
+// indexShard finds sessions by user id.
 type indexShard struct {
 	mu sync.Mutex
 	m  map[string]map[*Session]struct{}
@@ -32,7 +39,7 @@ type registry struct {
 	seed  maphash.Seed
 	subs  [shards]subShard
 	conns [shards]connShard
-	ids   [shards]indexShard // client id → session
+	ids   [shards]idShard    // client id → session
 	users [shards]indexShard // user id → sessions
 }
 
@@ -41,7 +48,7 @@ func (r *registry) init() {
 	for i := range r.subs {
 		r.subs[i].channels = make(map[string]map[*Session]*subscription)
 		r.conns[i].sessions = make(map[*Session]struct{})
-		r.ids[i].m = make(map[string]map[*Session]struct{})
+		r.ids[i].m = make(map[string]*Session)
 		r.users[i].m = make(map[string]map[*Session]struct{})
 	}
 }
@@ -192,4 +199,41 @@ func (r *registry) eachChannel(fn func(channel string, subscribers int)) {
 		}
 		sh.mu.RUnlock()
 	}
+}
+
+func (r *registry) idShard(id string) *idShard {
+	return &r.ids[maphash.String(r.seed, id)%shards]
+}
+
+func (r *registry) addID(id string, s *Session) {
+	sh := r.idShard(id)
+	sh.mu.Lock()
+	sh.m[id] = s
+	sh.mu.Unlock()
+}
+
+func (r *registry) removeID(id string, s *Session) {
+	if id == "" {
+		return
+	}
+	sh := r.idShard(id)
+	sh.mu.Lock()
+	if sh.m[id] == s {
+		delete(sh.m, id)
+	}
+	sh.mu.Unlock()
+}
+
+// byID returns the session with the client id, or none.
+func (r *registry) byID(id string) []*Session {
+	if id == "" {
+		return nil
+	}
+	sh := r.idShard(id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if s := sh.m[id]; s != nil {
+		return []*Session{s}
+	}
+	return nil
 }

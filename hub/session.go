@@ -169,7 +169,7 @@ func (s *Session) connect(id uint32, req *protocol.ConnectRequest) error {
 	if !ident.ExpiresAt.IsZero() {
 		s.expiresAt.Store(ident.ExpiresAt.UnixNano())
 	}
-	h.reg.index(&h.reg.ids, clientID, s)
+	h.reg.addID(clientID, s)
 
 	cfg := &h.cfg
 	now := time.Now()
@@ -318,7 +318,7 @@ func (s *Session) release(channels []string, d *herald.Disconnect) {
 	for _, ch := range channels {
 		s.hub.leave(s, ch)
 	}
-	s.hub.reg.unindex(&s.hub.reg.ids, s.id, s)
+	s.hub.reg.removeID(s.id, s)
 	s.hub.reg.unindex(&s.hub.reg.users, s.user, s)
 	if d != nil {
 		s.hub.m.Disconnect(d.Code, d.Name)
