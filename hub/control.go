@@ -104,7 +104,13 @@ func (h *Hub) HandleControl(data []byte) {
 			if c.Reason != "" {
 				d.Reason = c.Reason
 			}
-			s.Disconnect(d)
+			// Saying goodbye writes to the client, which may be slow: do
+			// not hold up the broker's delivery of other messages for it.
+			h.wg.Add(1)
+			go func() {
+				defer h.wg.Done()
+				s.Disconnect(d)
+			}()
 		default:
 			h.log.Error("unknown control op", "op", c.Op)
 			return
