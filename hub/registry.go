@@ -120,12 +120,8 @@ func (r *registry) indexShard(idx *[shards]indexShard, key string) *indexShard {
 	return &idx[maphash.String(r.seed, key)%shards]
 }
 
-// index adds s under key ("" is not indexed: anonymous users).
-func (r *registry) index(idx *[shards]indexShard, key string, s *Session) {
-	r.indexUpTo(idx, key, s, 0)
-}
-
-// indexUpTo adds s under key unless limit (> 0) sessions are there
+// indexUpTo adds s under key ("" is not indexed: anonymous users) unless
+// limit (> 0) sessions are there
 // already, checking and adding under one lock so that simultaneous
 // connects cannot pass the limit together. It reports whether s was added.
 func (r *registry) indexUpTo(idx *[shards]indexShard, key string, s *Session, limit int) bool {
