@@ -220,14 +220,3 @@ func (h *Hub) Shutdown(ctx context.Context, drain time.Duration) error {
 		return errors.New("hub: shutdown timed out; closed the remaining connections")
 	}
 }
-
-// Stats is a snapshot of the hub's size.
-type Stats struct {
-	Connections int `json:"connections"`
-	Channels    int `json:"channels"`
-}
-
-// Stats counts connections and channels.
-func (h *Hub) Stats() Stats {
-	return Stats{Connections: h.reg.numConns(), Channels: h.reg.numChannels()}
-}

@@ -107,7 +107,7 @@ func TestQueueOverflowDisconnectsSlow(t *testing.T) {
 	if *d != herald.DisconnectSlow {
 		t.Fatalf("closed with %v, want slow", d)
 	}
-	if h.Stats().Connections != 0 {
+	if h.Info().NumClients != 0 {
 		t.Fatal("the slow session is still registered")
 	}
 }

@@ -104,18 +104,6 @@ func (r *registry) numConns() int {
 	return n
 }
 
-// numChannels counts channels with local subscribers.
-func (r *registry) numChannels() int {
-	n := 0
-	for i := range r.subs {
-		sh := &r.subs[i]
-		sh.mu.RLock()
-		n += len(sh.channels)
-		sh.mu.RUnlock()
-	}
-	return n
-}
-
 func (r *registry) indexShard(idx *[shards]indexShard, key string) *indexShard {
 	return &idx[maphash.String(r.seed, key)%shards]
 }

@@ -37,8 +37,8 @@ func (c *conn) Write(msgs [][]byte) error {
 	for _, m := range msgs {
 		n += len(m)
 	}
-	c.h.m.MessagesOut.WithLabelValues(name).Add(float64(len(msgs)))
-	c.h.m.BytesOut.WithLabelValues(name).Add(float64(n + len(msgs) - 1))
+	c.h.msgsOut.Add(float64(len(msgs)))
+	c.h.bytesOut.Add(float64(n + len(msgs) - 1))
 	if len(msgs) == 1 {
 		return c.socket.WriteMessage(gws.OpcodeText, msgs[0])
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/lxzan/gws"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/heraldrt/herald"
 	"github.com/heraldrt/herald/metrics"
@@ -26,6 +27,9 @@ type Handler struct {
 	acc  Acceptor
 	log  *slog.Logger
 	m    *metrics.Metrics
+	// The per-frame counters, resolved once: a label lookup per frame
+	// would sit on the hottest path.
+	msgsIn, bytesIn, msgsOut, bytesOut prometheus.Counter
 	// plain answers clients that offer no subprotocol, json those that
 	// offer ours: gws refuses a handshake whose offer misses its list.
 	plain, json *gws.Upgrader
@@ -34,7 +38,9 @@ type Handler struct {
 // NewHandler returns the handler for /connection/websocket.
 func NewHandler(opts Options, acc Acceptor) *Handler {
 	opts.setDefaults()
-	h := &Handler{opts: opts, acc: acc, log: opts.Logger, m: opts.Metrics}
+	h := &Handler{opts: opts, acc: acc, log: opts.Logger, m: opts.Metrics,
+		msgsIn: opts.Metrics.MessagesIn.WithLabelValues(name), bytesIn: opts.Metrics.BytesIn.WithLabelValues(name),
+		msgsOut: opts.Metrics.MessagesOut.WithLabelValues(name), bytesOut: opts.Metrics.BytesOut.WithLabelValues(name)}
 	ev := &events{h: h}
 	h.plain = gws.NewUpgrader(ev, h.serverOption(nil))
 	h.json = gws.NewUpgrader(ev, h.serverOption([]string{Subprotocol}))
@@ -160,8 +166,8 @@ func (e *events) OnMessage(socket *gws.Conn, msg *gws.Message) {
 		return
 	}
 	data := msg.Bytes()
-	e.h.m.MessagesIn.WithLabelValues(name).Inc()
-	e.h.m.BytesIn.WithLabelValues(name).Add(float64(len(data)))
+	e.h.msgsIn.Inc()
+	e.h.bytesIn.Add(float64(len(data)))
 	c.sess.HandleFrame(data)
 }
 

@@ -230,9 +230,9 @@ func TestUserConnectionLimit(t *testing.T) {
 	other.alive()
 	// The limit counts live connections: once 42's are gone (the close
 	// frame may overtake the unregistering), 42 may come back.
-	for deadline := time.Now().Add(5 * time.Second); ts.hub.Stats().Connections > 1; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Second); ts.hub.Info().NumClients > 1; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d connections left, want 1", ts.hub.Stats().Connections)
+			t.Fatalf("%d connections left, want 1", ts.hub.Info().NumClients)
 		}
 	}
 	again := dial(t, ts, nil)

@@ -181,7 +181,7 @@ func TestSlowSubscriberIsDisconnected(t *testing.T) {
 	}
 	defer slow.CloseNow()
 	_ = slow.Write(ctx, cws.MessageText, []byte("{\"id\":1,\"connect\":{}}\n{\"id\":2,\"subscribe\":{\"channel\":\"firehose\"}}"))
-	waitFor(t, func() bool { return ts.hub.Stats().Channels == 1 && subscribers(ts) == 2 })
+	waitFor(t, func() bool { return ts.hub.Info().NumChannels == 1 && subscribers(ts) == 2 })
 
 	// The publisher paces itself on the healthy subscriber only; the slow
 	// one fills its socket buffers, then its queue, and is cut off.

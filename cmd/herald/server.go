@@ -228,7 +228,7 @@ func (s *server) run(ctx context.Context) error {
 func (s *server) shutdown() error {
 	s.ready.Store(false)
 	drain := time.Duration(s.cfg.Shutdown.Drain)
-	s.log.Info("shutting down", "connections", s.hub.Stats().Connections, "drain", drain)
+	s.log.Info("shutting down", "connections", s.hub.Info().NumClients, "drain", drain)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(s.cfg.Shutdown.Timeout))
 	defer cancel()
 
