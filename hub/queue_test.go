@@ -112,7 +112,7 @@ func TestQueueOverflowDisconnectsSlow(t *testing.T) {
 	}
 }
 
-func TestShutdownSpreadsDisconnects(t *testing.T) {
+func TestShutdownTellsEverySessionToReconnect(t *testing.T) {
 	h := newTestHub(t, Config{})
 	var ts []*gatedTransport
 	for range 20 {
