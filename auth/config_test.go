@@ -66,6 +66,10 @@ func TestNewRefusesBadConfig(t *testing.T) {
 			if tt.secret != "" && strings.Contains(err.Error(), tt.secret) {
 				t.Errorf("error leaks the secret: %q", err)
 			}
+			// Check refuses offline exactly what New refuses.
+			if cerr := tt.cfg.Check(); cerr == nil || cerr.Error() != err.Error() {
+				t.Errorf("Check() = %v, New's error %q", cerr, err)
+			}
 		})
 	}
 }

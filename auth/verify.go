@@ -62,6 +62,16 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	return v, nil
 }
 
+// Check reports what New would refuse in cfg, without fetching the key
+// set, so that a configuration can be checked offline before it is used
+// (herald config check). Its errors name the config key as New's do.
+func (c Config) Check() error {
+	if _, err := c.resolve(); err != nil {
+		return fmt.Errorf("auth: %w", err)
+	}
+	return nil
+}
+
 // Algorithms returns the algorithms the Verifier accepts, for the log.
 func (v *Verifier) Algorithms() []string {
 	if v == nil {

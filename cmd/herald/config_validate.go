@@ -18,6 +18,21 @@ func (p *problems) add(path, format string, args ...any) {
 	*p = append(*p, &keyError{path: path, msg: fmt.Sprintf(format, args...)})
 }
 
+// addError adds an error of a part that names the key it is about at its
+// start ("auth: token.leeway: ..." or "hooks.connect_url: ..."), as a
+// *keyError of that key so its origin can be found; errors naming no known
+// key are filed under fallback.
+func (p *problems) addError(fallback string, err error) {
+	msg := strings.TrimPrefix(err.Error(), "auth: ")
+	path, rest, _ := strings.Cut(msg, " ")
+	path = strings.TrimSuffix(path, ":")
+	if _, ok := keyByPath(path); ok {
+		*p = append(*p, &keyError{path: path, msg: strings.TrimSpace(rest)})
+		return
+	}
+	*p = append(*p, &keyError{path: fallback, msg: msg})
+}
+
 // validate checks what parsing cannot: ranges, enumerations and keys that
 // depend on each other. Every problem is reported, each as a *keyError
 // naming its key path, joined with errors.Join.
@@ -30,6 +45,16 @@ func (c *Config) validate() error {
 		p.add("api.max_body_size", "must be more than 0, got %s", c.API.MaxBodySize)
 	}
 	c.validateAuth(&p)
+	var parts problems
+	c.validateParts(&parts)
+	for _, e := range parts {
+		// A key already reported above would be reported twice, in
+		// other words.
+		path := e.(*keyError).path
+		if !slices.ContainsFunc(p, func(o error) bool { return o.(*keyError).path == path }) {
+			p = append(p, e)
+		}
+	}
 	if c.API.IdempotencyWindow <= 0 {
 		p.add("api.idempotency_window", "must be more than 0, got %s", c.API.IdempotencyWindow)
 	}
