@@ -86,6 +86,7 @@ type benchConfig struct {
 	rate       float64
 	payload    int
 	ramp       float64
+	token      string
 	duration   time.Duration
 	timeout    time.Duration
 	report     string
@@ -101,6 +102,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&cfg.payload, "payload", 64, "`bytes` of padding in each publication's data")
 	fs.Float64Var(&cfg.ramp, "ramp", 500, "connections opened per second")
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long to publish, at most 10m")
+	fs.StringVar(&cfg.token, "token", "", "connection `TOKEN` of every subscriber, for a server that does not allow anonymous connections")
 	fs.StringVar(&cfg.apiKey, "api-key", "", "server API `key` for POST /api/publish (default $HERALD_API_KEY)")
 	api := fs.String("api", "", "server API base `URL` (default: the host of URL, over http or https)")
 	fs.StringVar(&cfg.report, "report", "", "write an HTML report with charts to `FILE.html`")
@@ -111,38 +113,34 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if code, ok := parseCLIFlags(fs, args, benchUsage, stdout, stderr); !ok {
 		return code
 	}
-	// Flags after URL: parse what follows it the same way.
-	var target string
-	if fs.NArg() > 0 {
-		target = fs.Arg(0)
-		if code, ok := parseCLIFlags(fs, fs.Args()[1:], benchUsage, stdout, stderr); !ok {
-			return code
-		}
+	if fs.NArg() != 1 {
+		return usageError(stderr, fs, "need exactly one URL")
 	}
-	if target == "" || fs.NArg() != 0 {
-		return usageError(stderr, fs, benchUsage, "need exactly one URL")
+	target := fs.Arg(0)
+	if msg := emptyToken(fs, cfg.token); msg != "" {
+		return usageError(stderr, fs, msg)
 	}
 	if msg := cfg.check(); msg != "" {
-		return usageError(stderr, fs, benchUsage, msg)
+		return usageError(stderr, fs, msg)
 	}
 	var err error
 	if cfg.wsURL, err = websocketURL(target); err != nil {
-		return usageError(stderr, fs, benchUsage, err.Error())
+		return usageError(stderr, fs, err.Error())
 	}
 	base := *api
 	if base == "" {
 		base = benchAPIBase(cfg.wsURL)
 	}
 	if cfg.publishURL, err = apiURL(base, publishPath); err != nil {
-		return usageError(stderr, fs, benchUsage, err.Error())
+		return usageError(stderr, fs, err.Error())
 	}
 	if cfg.metricsURL, err = apiURL(base, "/metrics"); err != nil {
-		return usageError(stderr, fs, benchUsage, err.Error())
+		return usageError(stderr, fs, err.Error())
 	}
 	if !*allowRemote {
 		for _, u := range []string{cfg.wsURL, cfg.publishURL} {
 			if host := benchHost(u); !benchIsLoopback(host) {
-				return usageError(stderr, fs, benchUsage, fmt.Sprintf("%s is not a loopback address: pass --allow-remote to load a server on another host (see Limits)", host))
+				return usageError(stderr, fs, fmt.Sprintf("%s is not a loopback address: pass --allow-remote to load a server on another host (see Limits)", host))
 			}
 		}
 	}
@@ -150,7 +148,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		cfg.apiKey = os.Getenv("HERALD_API_KEY")
 	}
 	if cfg.apiKey == "" {
-		return usageError(stderr, fs, benchUsage, "no API key: pass --api-key or set HERALD_API_KEY")
+		return usageError(stderr, fs, "no API key: pass --api-key or set HERALD_API_KEY")
 	}
 
 	// A descriptor per connection, per publishing worker, and some slack

@@ -31,19 +31,22 @@ type benchConn struct {
 	buf     bytes.Buffer
 }
 
-// dialBench opens the connection and sends connect and subscribe, one
-// after the other, each measured. timeout bounds each step.
-func dialBench(ctx context.Context, wsURL, channel string, stats *benchStats, timeout time.Duration) (*benchConn, error) {
+// dialBench opens the connection and sends connect (with cfg.token) and
+// subscribe, one after the other, each measured. cfg.timeout bounds each
+// step.
+func dialBench(ctx context.Context, cfg benchConfig, channel string, stats *benchStats) (*benchConn, error) {
+	timeout := cfg.timeout
 	start := time.Now()
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	conn, resp, err := websocket.Dial(dctx, wsURL, &websocket.DialOptions{Subprotocols: []string{"herald.json"}})
+	conn, resp, err := websocket.Dial(dctx, cfg.wsURL, &websocket.DialOptions{Subprotocols: []string{"herald.json"}})
 	if err != nil {
 		return nil, &benchStepError{key: "connect_failed", err: describeDialError(dctx, err, resp)}
 	}
 	conn.SetReadLimit(cliReadLimit)
 	c := &benchConn{conn: conn, stats: stats}
-	if err := c.call(dctx, `{"id":1,"connect":{"name":"herald-bench","version":"`+version+`"}}`, "connect"); err != nil {
+	connect, _ := json.Marshal(&protocol.Command{ID: 1, Connect: &protocol.ConnectRequest{Name: "herald-bench", Version: version, Token: cfg.token}})
+	if err := c.call(dctx, string(connect), "connect"); err != nil {
 		conn.CloseNow()
 		return nil, err
 	}
@@ -84,6 +87,7 @@ func (c *benchConn) call(ctx context.Context, cmd, step string) error {
 			var ce websocket.CloseError
 			if errors.As(err, &ce) {
 				key = fmt.Sprintf("disconnect_%d", ce.Code)
+				err = readError(err, nil, false, 0)
 			}
 			if ctx.Err() != nil {
 				err = fmt.Errorf("no reply: %w", ctx.Err())

@@ -39,9 +39,9 @@ func runBenchLoad(ctx context.Context, cfg benchConfig, stderr io.Writer) (*benc
 	// error, not thousands.
 	start := time.Now()
 	res.start = start
-	first, err := dialBench(ctx, cfg.wsURL, channels[0], stats, cfg.timeout)
+	first, err := dialBench(ctx, cfg, channels[0], stats)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cfg.wsURL, err)
+		return nil, fmt.Errorf("%s: %w", cfg.wsURL, withTokenHint(err, cfg.token))
 	}
 	smp := startBenchSampler(stats, stderr, cfg.conns, start)
 
@@ -125,7 +125,7 @@ func openBenchConns(ctx context.Context, cfg benchConfig, channels []string, sta
 			return fmt.Sprintf("%d connections failed; stopped opening more", n)
 		}
 		handshakes.Go(func() {
-			c, err := dialBench(ctx, cfg.wsURL, channels[i%len(channels)], stats, cfg.timeout)
+			c, err := dialBench(ctx, cfg, channels[i%len(channels)], stats)
 			<-sem
 			if err != nil {
 				key := "connect_failed"

@@ -74,7 +74,7 @@ func checkFlags() (*flag.FlagSet, *checkOptions) {
 	o := new(checkOptions)
 	fs := newCLIFlags("check")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Second, "time allowed for the whole check")
-	fs.StringVar(&o.token, "token", "", "connection token, for a server that does not allow anonymous connections")
+	fs.StringVar(&o.token, "token", "", "connection `TOKEN`, for a server that does not allow anonymous connections")
 	fs.StringVar(&o.subscribe, "subscribe", "", "also check that a publication to `CHANNEL` arrives, and time it")
 	fs.StringVar(&o.apiKey, "api-key", "", "server API key for --subscribe (default $HERALD_API_KEY)")
 	fs.BoolVar(&o.json, "json", false, "print the result as one JSON object on stdout")
@@ -93,11 +93,19 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return code
 	}
 	if fs.NArg() != 1 {
-		return usageError(stderr, fs, checkUsage, "need exactly one URL")
+		return usageError(stderr, fs, "need exactly one URL")
 	}
 	wsURL, err := websocketURL(fs.Arg(0))
 	if err != nil {
-		return usageError(stderr, fs, checkUsage, err.Error())
+		return usageError(stderr, fs, err.Error())
+	}
+	if msg := emptyToken(fs, o.token); msg != "" {
+		return usageError(stderr, fs, msg)
+	}
+	if o.subscribe != "" {
+		if msg := checkChannels([]string{o.subscribe}); msg != "" {
+			return usageError(stderr, fs, "--subscribe: "+msg)
+		}
 	}
 	var publishEndpoint string
 	if o.subscribe != "" {
@@ -105,10 +113,10 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			o.apiKey = os.Getenv("HERALD_API_KEY")
 		}
 		if o.apiKey == "" {
-			return usageError(stderr, fs, checkUsage, "--subscribe publishes with the server API: pass --api-key or set HERALD_API_KEY")
+			return usageError(stderr, fs, "--subscribe publishes with the server API: pass --api-key or set HERALD_API_KEY")
 		}
 		if publishEndpoint, err = apiEndpointFor(wsURL, publishPath); err != nil {
-			return usageError(stderr, fs, checkUsage, err.Error())
+			return usageError(stderr, fs, err.Error())
 		}
 	}
 
@@ -192,7 +200,7 @@ func check(ctx context.Context, wsURL, publishEndpoint string, o *checkOptions) 
 	}
 	defer c.close()
 	if _, err := c.connect(ctx, o.token); err != nil {
-		return res, describeCallError(err, "connect", o.timeout)
+		return res, withTokenHint(describeCallError(err, "connect", o.timeout), o.token)
 	}
 	res.Connect = time.Since(start)
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -421,46 +420,6 @@ func (c *cliClient) close() {
 		c.conn.Close(websocket.StatusNormalClosure, "")
 		<-c.done
 	})
-}
-
-// newCLIFlags returns a flag set for one of the client tools. Output is
-// discarded because parseCLIFlags decides where usage goes: stdout when
-// asked for, stderr on a mistake.
-func newCLIFlags(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet("herald "+name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	return fs
-}
-
-// parseCLIFlags parses args; ok false means the command is over and code is
-// its exit status (0 for --help, 2 for a bad flag).
-func parseCLIFlags(fs *flag.FlagSet, args []string, usage string, stdout, stderr io.Writer) (code int, ok bool) {
-	err := fs.Parse(args)
-	switch {
-	case err == nil:
-		return 0, true
-	case errors.Is(err, flag.ErrHelp):
-		printUsage(stdout, fs, usage)
-		return 0, false
-	}
-	return usageError(stderr, fs, usage, err.Error()), false
-}
-
-// usageError reports a usage mistake with the usage after it, and returns
-// the exit status for bad usage.
-func usageError(stderr io.Writer, fs *flag.FlagSet, usage, msg string) int {
-	fmt.Fprintf(stderr, "%s: %s\n\n", fs.Name(), msg)
-	printUsage(stderr, fs, usage)
-	return 2
-}
-
-func printUsage(w io.Writer, fs *flag.FlagSet, usage string) {
-	fmt.Fprint(w, usage)
-	fmt.Fprint(w, "\nFlags:\n")
-	fs.SetOutput(w)
-	fs.PrintDefaults()
-	fs.SetOutput(io.Discard)
 }
 
 // describeCallError names what timed out: "context deadline exceeded"

@@ -100,7 +100,7 @@ func TestBashCompletion(t *testing.T) {
 		{"herald check --sub", "--subscribe"},
 		{"herald completion ''", "bash zsh fish"},
 		{"herald sub --since ''", ""},
-		{"herald pub --ap", "--api"},
+		{"herald pub --ap", "--api --api-key"},
 	} {
 		prog := script.String() + "\nCOMP_WORDS=(" + tc.words + ")\nCOMP_CWORD=$((${#COMP_WORDS[@]}-1))\n_herald\necho \"${COMPREPLY[*]}\"\n"
 		out, err := exec.Command("bash", "-c", prog).CombinedOutput()
@@ -117,8 +117,8 @@ func TestCompletionUsage(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{{"completion"}, {"completion", "powershell"}, {"completion", "bash", "zsh"}} {
 		_, stderr, code := runHerald(t, nil, "", args...)
-		if code != 2 || !strings.Contains(stderr, "Usage: herald completion") {
-			t.Fatalf("herald %s: exit %d, want 2 with the usage\nstderr:\n%s", strings.Join(args, " "), code, stderr)
+		if code != 2 || !isUsageError(stderr, "completion") {
+			t.Fatalf("herald %s: exit %d, want 2 with a one-line usage error\nstderr:\n%s", strings.Join(args, " "), code, stderr)
 		}
 	}
 }

@@ -147,8 +147,8 @@ func TestTapErrors(t *testing.T) {
 		{"tap", "--api", base, "--key", "k", "--history", "-1", "news"},
 	} {
 		_, stderr, code := runHerald(t, nil, "", args...)
-		if code != 2 || !strings.Contains(stderr, "Usage: herald tap") {
-			t.Fatalf("herald %s: exit %d, want 2 with the usage\nstderr:\n%s", strings.Join(args, " "), code, stderr)
+		if code != 2 || !isUsageError(stderr, "tap") {
+			t.Fatalf("herald %s: exit %d, want 2 with a one-line usage error\nstderr:\n%s", strings.Join(args, " "), code, stderr)
 		}
 	}
 	stdout, _, code = runHerald(t, nil, "", "tap", "--help")

@@ -37,17 +37,25 @@ func websocketURL(raw string) (string, error) {
 	return u.String(), nil
 }
 
-// apiURL returns the server API endpoint under the base URL raw. The API is
-// plain HTTP, so a ws:// URL here is a mix-up worth pointing out rather
-// than guessing at.
+// apiURL returns the server API endpoint under the base URL raw. The URL
+// the server prints at start, ws://HOST/connection/websocket, is what
+// people copy, so a WebSocket endpoint URL names the server it is on, as it
+// does for sub and check.
 func apiURL(raw, endpoint string) (string, error) {
 	u, err := parseBaseURL(raw)
 	if err != nil {
 		return "", err
 	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", fmt.Errorf("API URL %q: scheme %q is not http or https", raw, u.Scheme)
+	switch u.Scheme {
+	case "ws":
+		u.Scheme = "http"
+	case "wss":
+		u.Scheme = "https"
+	case "http", "https":
+	default:
+		return "", fmt.Errorf("API URL %q: scheme %q is not one of http, https, ws, wss", raw, u.Scheme)
 	}
+	u.Path = strings.TrimSuffix(strings.TrimRight(u.Path, "/"), websocketPath)
 	u.Path = withEndpoint(u.Path, endpoint)
 	u.RawPath = ""
 	return u.String(), nil

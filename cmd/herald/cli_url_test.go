@@ -71,8 +71,11 @@ func TestAPIURL(t *testing.T) {
 		{in: "http://host/herald", want: "http://host/herald/api/publish"},
 		{in: "http://host/herald/api/publish", want: "http://host/herald/api/publish"},
 
-		{in: "ws://host", wantErr: "not http or https"},
-		{in: "wss://host", wantErr: "not http or https"},
+		// The endpoint URL the server prints at start, as sub and check take it.
+		{in: "ws://127.0.0.1:8000/connection/websocket", want: "http://127.0.0.1:8000/api/publish"},
+		{in: "wss://host/herald/connection/websocket/", want: "https://host/herald/api/publish"},
+		{in: "http://127.0.0.1:8000/connection/websocket", want: "http://127.0.0.1:8000/api/publish"},
+		{in: "ftp://host", wantErr: "not one of http, https, ws, wss"},
 		{in: "host:8000", wantErr: "no scheme"},
 		{in: "http://", wantErr: "no host"},
 	}

@@ -46,7 +46,7 @@ func runCompletion(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return code
 	}
 	if fs.NArg() != 1 {
-		return usageError(stderr, fs, completionUsage, "need one shell: bash, zsh or fish")
+		return usageError(stderr, fs, "need one shell: bash, zsh or fish")
 	}
 	cmds := completionSpecs(ctx)
 	var script string
@@ -58,7 +58,7 @@ func runCompletion(ctx context.Context, args []string, stdout, stderr io.Writer)
 	case "fish":
 		script = fishCompletion(cmds)
 	default:
-		return usageError(stderr, fs, completionUsage, fmt.Sprintf("unknown shell %q: want bash, zsh or fish", fs.Arg(0)))
+		return usageError(stderr, fs, fmt.Sprintf("unknown shell %q: want bash, zsh or fish", fs.Arg(0)))
 	}
 	if _, err := io.WriteString(stdout, script); err != nil {
 		fmt.Fprintf(stderr, "herald completion: %v\n", err)
@@ -102,6 +102,9 @@ func commandFlags(ctx context.Context, c *command) []flagSpec {
 	var flags []flagSpec
 	if c.flags != nil {
 		c.flags().VisitAll(func(f *flag.Flag) {
+			if isAlias(f) {
+				return // help does not list it either: one name per flag
+			}
 			_, usage := flag.UnquoteUsage(f)
 			b, ok := f.Value.(interface{ IsBoolFlag() bool })
 			flags = append(flags, flagSpec{name: f.Name, usage: firstLine(usage), value: !ok || !b.IsBoolFlag()})

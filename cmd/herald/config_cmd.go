@@ -51,7 +51,7 @@ func runConfig(args []string, getenv func(string) (string, bool), stdout, stderr
 		// Hidden: it feeds docs/configuration.md, users have no need for it.
 		return runConfigPrint(args[1:], "markdown", configMarkdownUsage, configMarkdown, stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "herald config: unknown subcommand %q\n\n%s", args[0], configUsage)
+	fmt.Fprintf(stderr, "herald config: unknown subcommand %q: want check or defaults\nRun 'herald config --help' for usage.\n", args[0])
 	return 2
 }
 
@@ -85,7 +85,7 @@ func parseSubcommand(name, usage string, args []string, stdout, stderr io.Writer
 		return nil, 0, false
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "herald config %s: %v\n\n%s", name, err, usage)
+		fmt.Fprintf(stderr, "herald config %s: %v\nRun 'herald config %s --help' for usage.\n", name, err, name)
 		return nil, 2, false
 	}
 	return fs.Args(), 0, true
@@ -97,7 +97,7 @@ func runConfigCheck(args []string, getenv func(string) (string, bool), stdout, s
 		return code
 	}
 	if len(rest) != 1 {
-		fmt.Fprintf(stderr, "herald config check: want one FILE, got %d arguments\n\n%s", len(rest), configCheckUsage)
+		fmt.Fprintf(stderr, "herald config check: want one FILE, got %d arguments\nRun 'herald config check --help' for usage.\n", len(rest))
 		return 2
 	}
 	file := rest[0]
@@ -120,7 +120,7 @@ func runConfigPrint(args []string, name, usage string, gen func() ([]byte, error
 		return code
 	}
 	if len(rest) > 0 {
-		fmt.Fprintf(stderr, "herald config %s: unexpected argument %q\n\n%s", name, rest[0], usage)
+		fmt.Fprintf(stderr, "herald config %s: unexpected argument %q\nRun 'herald config %s --help' for usage.\n", name, rest[0], name)
 		return 2
 	}
 	out, err := gen()

@@ -33,12 +33,10 @@ var serveFlags = []serveFlag{
 
 // loadServeConfig builds serve's configuration from defaults, the --config
 // file, HERALD_* variables from getenv and flags, each overriding the one
-// before, and validates it. Flag errors and --help output go to w; --help
-// returns flag.ErrHelp. Dev mode is recorded in Config.Dev, not applied.
+// before, and validates it. --help output goes to w and returns
+// flag.ErrHelp; flag mistakes are a *cliUsageError. Dev mode is recorded in Config.Dev, not applied.
 func loadServeConfig(args []string, getenv func(string) (string, bool), w io.Writer) (Config, error) {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(w)
-	fs.Usage = func() { serveUsage(fs.Output()) }
+	fs := newCLIFlags("serve")
 	var file string
 	for _, f := range serveFlags {
 		switch {
@@ -51,10 +49,14 @@ func loadServeConfig(args []string, getenv func(string) (string, bool), w io.Wri
 		}
 	}
 	if err := fs.Parse(args); err != nil {
-		return Config{}, err
+		if errors.Is(err, flag.ErrHelp) {
+			serveUsage(w)
+			return Config{}, err
+		}
+		return Config{}, &cliUsageError{errors.New(flagErrorText(err))}
 	}
 	if fs.NArg() > 0 {
-		return Config{}, fmt.Errorf("unexpected argument %q: serve takes only flags", fs.Arg(0))
+		return Config{}, &cliUsageError{fmt.Errorf("unexpected argument %q: serve takes only flags", fs.Arg(0))}
 	}
 	l := newLoader()
 	if err := l.load(file, getenv); err != nil {
@@ -105,6 +107,13 @@ Run 'herald config defaults' for every key with its default and meaning,
 'herald config check FILE' to check a file; see docs/configuration.md.
 `)
 }
+
+// cliUsageError is a mistake in the command line rather than in the
+// configuration it sets: it gets a pointer to --help.
+type cliUsageError struct{ err error }
+
+func (e *cliUsageError) Error() string { return e.err.Error() }
+func (e *cliUsageError) Unwrap() error { return e.err }
 
 // origin is where a key's value came from, for pointing at it in errors.
 type origin struct {

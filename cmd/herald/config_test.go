@@ -434,7 +434,7 @@ func TestConfigServeArgs(t *testing.T) {
 	}{
 		{[]string{"extra"}, `unexpected argument "extra"`},
 		{[]string{"--listen", ":1", "extra"}, `unexpected argument "extra"`},
-		{[]string{"--nope"}, "flag provided but not defined"},
+		{[]string{"--nope"}, "unknown flag --nope"},
 		{[]string{"--config", filepath.Join(t.TempDir(), "missing.yaml")}, "config: open "},
 	}
 	for _, tt := range tests {

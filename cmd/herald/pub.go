@@ -21,14 +21,16 @@ var pubCommand = &command{
 	run:     runPub,
 }
 
-const pubUsage = `Usage: herald pub --api URL [--key KEY] [flags] CHANNEL JSON
+const pubUsage = `Usage: herald pub --api URL [--api-key KEY] [flags] CHANNEL JSON
 
 Publishes JSON to CHANNEL with the server API (POST URL/api/publish) and
 prints the publication's place in the channel, {"offset":N,"epoch":"..."}.
 JSON must be valid JSON: quote a string as '"hello"'. With JSON "-" the
-data is read from stdin. The API key comes from --key or, to keep it out
-of the process list, from the environment variable HERALD_API_KEY. Flags go
-before CHANNEL.
+data is read from stdin. The API key comes from --api-key or, to keep it
+out of the process list, from the environment variable HERALD_API_KEY.
+URL is the server's base URL, or any of its endpoint URLs (the server
+prints its .../connection/websocket URL at start). Flags may come before
+or after the arguments.
 
 Example:
   HERALD_API_KEY=secret herald pub --api http://127.0.0.1:8000 news '{"title":"hi"}'
@@ -44,28 +46,32 @@ const pubMaxReply = 1 << 20
 func runPub(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newCLIFlags("pub")
 	api := fs.String("api", "", "server base URL, http:// or https:// (required)")
-	key := fs.String("key", "", "server API key (default $HERALD_API_KEY)")
+	key := fs.String("api-key", "", "server API `key` (default $HERALD_API_KEY)")
+	aliasFlag(fs, "key", "api-key")
 	timeout := fs.Duration("timeout", 10*time.Second, "time allowed for the request")
 	if code, ok := parseCLIFlags(fs, args, pubUsage, stdout, stderr); !ok {
 		return code
 	}
 	if fs.NArg() != 2 {
-		return usageError(stderr, fs, pubUsage, "need a CHANNEL and JSON data")
+		return usageError(stderr, fs, "need a CHANNEL and JSON data")
 	}
 	if *api == "" {
-		return usageError(stderr, fs, pubUsage, "--api URL is required")
+		return usageError(stderr, fs, "--api URL is required")
 	}
 	endpoint, err := apiURL(*api, publishPath)
 	if err != nil {
-		return usageError(stderr, fs, pubUsage, err.Error())
+		return usageError(stderr, fs, err.Error())
 	}
 	if *key == "" {
 		*key = os.Getenv("HERALD_API_KEY")
 	}
 	if *key == "" {
-		return usageError(stderr, fs, pubUsage, "no API key: pass --key or set HERALD_API_KEY")
+		return usageError(stderr, fs, "no API key: pass --api-key or set HERALD_API_KEY")
 	}
 	channel := fs.Arg(0)
+	if msg := checkChannels([]string{channel}); msg != "" {
+		return usageError(stderr, fs, msg)
+	}
 	data, err := pubData(fs.Arg(1), os.Stdin)
 	if err != nil {
 		fmt.Fprintf(stderr, "herald pub: %v\n", err)

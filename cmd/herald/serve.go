@@ -19,10 +19,15 @@ var serveCommand = &command{
 	run:     runServe,
 }
 
-func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
-	cfg, err := loadServeConfig(args, os.LookupEnv, stderr)
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := loadServeConfig(args, os.LookupEnv, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
+	}
+	var usageErr *cliUsageError
+	if errors.As(err, &usageErr) {
+		fmt.Fprintf(stderr, "herald serve: %v\nRun 'herald serve --help' for usage.\n", err)
+		return 2
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "herald serve: %v\n", err)

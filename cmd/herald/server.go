@@ -13,6 +13,7 @@ import (
 	"net/http/pprof"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/heraldrt/herald"
@@ -196,8 +197,11 @@ func writeStatus(w http.ResponseWriter, code int, status string) {
 // connections, clients told to reconnect over the drain window, exit.
 func (s *server) run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("listen on %s: the address is already in use (another herald?): stop that process or listen elsewhere with --listen, HERALD_LISTEN or listen: in the config file", s.cfg.Listen)
+	}
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
+		return fmt.Errorf("listen on %s: %w (set the address with --listen, HERALD_LISTEN or listen: in the config file)", s.cfg.Listen, err)
 	}
 	if err := s.hub.Start(); err != nil {
 		ln.Close()

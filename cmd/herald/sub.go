@@ -32,7 +32,7 @@ every publication as one JSON line on stdout, until interrupted:
 offset and epoch are left out for channels that keep no history. Status
 messages go to stderr. URL is the server's base URL (http, https, ws or
 wss, with any path prefix) or the full .../connection/websocket endpoint.
-Flags go before URL.
+Flags may come before or after the arguments.
 
 With --since OFFSET, sub first prints the publications after OFFSET that
 each channel still keeps in its history, in any epoch (0: all it keeps),
@@ -82,7 +82,7 @@ func subFlags() (*flag.FlagSet, *subOptions) {
 	o := new(subOptions)
 	fs := newCLIFlags("sub")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "time allowed to connect and subscribe")
-	fs.StringVar(&o.token, "token", "", "connection token, for a server that does not allow anonymous connections")
+	fs.StringVar(&o.token, "token", "", "connection `TOKEN`, for a server that does not allow anonymous connections")
 	fs.Uint64Var(&o.since, "since", 0, "first print the publications after `OFFSET` still in each channel's history (0: all of them)")
 	fs.BoolVar(&o.presence, "presence", false, "also print joins and leaves, and who is subscribed at the start (on stderr)")
 	fs.BoolVar(&o.json, "json", false, "print status messages on stderr as JSON lines too")
@@ -98,13 +98,19 @@ func runSub(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// recover.
 	recovering := flagSet(fs, "since")
 	if fs.NArg() < 2 {
-		return usageError(stderr, fs, subUsage, "need a URL and at least one channel")
+		return usageError(stderr, fs, "need a URL and at least one channel")
 	}
 	wsURL, err := websocketURL(fs.Arg(0))
 	if err != nil {
-		return usageError(stderr, fs, subUsage, err.Error())
+		return usageError(stderr, fs, err.Error())
 	}
 	channels := fs.Args()[1:]
+	if msg := checkChannels(channels); msg != "" {
+		return usageError(stderr, fs, msg)
+	}
+	if msg := emptyToken(fs, o.token); msg != "" {
+		return usageError(stderr, fs, msg)
+	}
 	rep := &reporter{w: stderr, name: "herald sub", json: o.json}
 
 	setupCtx, cancel := context.WithTimeout(ctx, o.timeout)
@@ -118,7 +124,7 @@ func runSub(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		c.onJoinLeave = joinLeavePrinter(stdout)
 	}
 	if _, err := c.connect(setupCtx, o.token); err != nil {
-		return rep.fail(ctx, describeCallError(err, "connect", o.timeout))
+		return rep.fail(ctx, withTokenHint(describeCallError(err, "connect", o.timeout), o.token))
 	}
 
 	reqs := make([]*protocol.SubscribeRequest, len(channels))

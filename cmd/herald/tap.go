@@ -24,7 +24,7 @@ var tapCommand = &command{
 	flags:   func() *flag.FlagSet { fs, _ := tapFlags(); return fs },
 }
 
-const tapUsage = `Usage: herald tap --api URL [--key KEY] [flags] CHANNEL...
+const tapUsage = `Usage: herald tap --api URL [--api-key KEY] [flags] CHANNEL...
 
 Watches every publication, join and leave in each CHANNEL of the Herald
 server at URL, one line each, prefixed by the time and the channel:
@@ -46,7 +46,7 @@ The server API cannot stream, so tap watches through a WebSocket
 connection of its own, subscribed to the channels like any client: it
 counts in presence, other subscribers see it join and leave (tap leaves
 out its own), and the channels' namespaces must let a client subscribe.
-The API key comes from --key or HERALD_API_KEY; the WebSocket goes to
+The API key comes from --api-key or HERALD_API_KEY; the WebSocket goes to
 the same URL unless --ws says otherwise.
 
 Channel names are exact: the server has no glob patterns or wildcards
@@ -59,7 +59,7 @@ stderr are JSON too, as with sub --json.
 
 Examples:
   HERALD_API_KEY=secret herald tap --api http://127.0.0.1:8000 news chat:lobby
-  herald tap --api https://herald.internal --key "$KEY" --history 20 --json orders | jq .
+  herald tap --api https://herald.internal --api-key "$KEY" --history 20 --json orders | jq .
 
 Exit status: 0 when interrupted, 1 when the API refuses, connecting or
 subscribing fails or the server ends the connection, 2 on bad usage.
@@ -80,12 +80,13 @@ func tapFlags() (*flag.FlagSet, *tapOptions) {
 	o := new(tapOptions)
 	fs := newCLIFlags("tap")
 	fs.StringVar(&o.api, "api", "", "server base URL, http:// or https:// (required)")
-	fs.StringVar(&o.key, "key", "", "server API key (default $HERALD_API_KEY)")
+	fs.StringVar(&o.key, "api-key", "", "server API `key` (default $HERALD_API_KEY)")
+	aliasFlag(fs, "key", "api-key")
 	fs.StringVar(&o.ws, "ws", "", "WebSocket `URL` to watch through, when not the --api URL")
 	fs.IntVar(&o.history, "history", 0, "first print the last `N` publications of each channel's history")
 	fs.BoolVar(&o.json, "json", false, "print JSON lines, on stdout and stderr")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "time allowed for each API request, and to connect and subscribe")
-	fs.StringVar(&o.token, "token", "", "connection token, for a server that does not allow anonymous connections")
+	fs.StringVar(&o.token, "token", "", "connection `TOKEN`, for a server that does not allow anonymous connections")
 	return fs, o
 }
 
@@ -95,23 +96,29 @@ func runTap(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	if fs.NArg() == 0 {
-		return usageError(stderr, fs, tapUsage, "need at least one channel")
+		return usageError(stderr, fs, "need at least one channel")
 	}
 	channels := fs.Args()
+	if msg := checkChannels(channels); msg != "" {
+		return usageError(stderr, fs, msg)
+	}
+	if msg := emptyToken(fs, o.token); msg != "" {
+		return usageError(stderr, fs, msg)
+	}
 	for _, ch := range channels {
 		if strings.ContainsAny(ch, "*?[") {
-			return usageError(stderr, fs, tapUsage, fmt.Sprintf("%q looks like a pattern: the server has no glob patterns, name each channel", ch))
+			return usageError(stderr, fs, fmt.Sprintf("%q looks like a pattern: the server has no glob patterns, name each channel", ch))
 		}
 	}
 	if o.api == "" {
-		return usageError(stderr, fs, tapUsage, "--api URL is required")
+		return usageError(stderr, fs, "--api URL is required")
 	}
 	if o.history < 0 {
-		return usageError(stderr, fs, tapUsage, "--history must be 0 or more")
+		return usageError(stderr, fs, "--history must be 0 or more")
 	}
 	statsURL, err := apiURL(o.api, "/api/presence_stats")
 	if err != nil {
-		return usageError(stderr, fs, tapUsage, err.Error())
+		return usageError(stderr, fs, err.Error())
 	}
 	historyURL, _ := apiURL(o.api, "/api/history")
 	if o.ws == "" {
@@ -119,13 +126,13 @@ func runTap(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	wsURL, err := websocketURL(o.ws)
 	if err != nil {
-		return usageError(stderr, fs, tapUsage, err.Error())
+		return usageError(stderr, fs, err.Error())
 	}
 	if o.key == "" {
 		o.key = os.Getenv("HERALD_API_KEY")
 	}
 	if o.key == "" {
-		return usageError(stderr, fs, tapUsage, "no API key: pass --key or set HERALD_API_KEY")
+		return usageError(stderr, fs, "no API key: pass --api-key or set HERALD_API_KEY")
 	}
 
 	rep := &reporter{w: stderr, name: "herald tap", json: o.json}
@@ -174,7 +181,7 @@ func runTap(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer c.close()
 	me, err := c.connect(setupCtx, o.token)
 	if err != nil {
-		return rep.fail(ctx, describeCallError(err, "connect", o.timeout))
+		return rep.fail(ctx, withTokenHint(describeCallError(err, "connect", o.timeout), o.token))
 	}
 	out.self = me.Client
 	c.onJoinLeave = out.joinLeave

@@ -48,7 +48,7 @@ type tokenOptions struct {
 
 func tokenFlags() (*flag.FlagSet, *tokenOptions) {
 	o := &tokenOptions{}
-	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	fs := newCLIFlags("token")
 	fs.StringVar(&o.user, "user", "", "user id (sub); empty makes an anonymous token")
 	fs.DurationVar(&o.ttl, "ttl", time.Hour, "lifetime: exp is now + ttl")
 	fs.StringVar(&o.channel, "channel", "", "make a subscription token for this channel")
@@ -63,16 +63,11 @@ func tokenFlags() (*flag.FlagSet, *tokenOptions) {
 
 func runToken(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, o := tokenFlags()
-	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			printUsage(stdout, fs, tokenUsage)
-			return 0
-		}
-		return usageError(stderr, fs, tokenUsage, err.Error())
+	if code, ok := parseCLIFlags(fs, args, tokenUsage, stdout, stderr); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
-		return usageError(stderr, fs, tokenUsage, fmt.Sprintf("unexpected argument %q: token takes only flags", fs.Arg(0)))
+		return usageError(stderr, fs, fmt.Sprintf("unexpected argument %q: token takes only flags", fs.Arg(0)))
 	}
 	claims, secret, err := o.claims(os.LookupEnv)
 	if err != nil {
