@@ -98,7 +98,7 @@ type APIConfig struct {
 }
 
 type ShutdownConfig struct {
-	Drain   Duration `yaml:"drain" doc:"On SIGTERM, clients are told to reconnect spread over this window, so they do not all come back at once."`
+	Drain   Duration `yaml:"drain" doc:"On SIGTERM, /readyz answers 503 and clients are told to reconnect spread over this window, so they do not all come back at once; the port stays open (new clients are told to reconnect too) and closes at its end."`
 	Timeout Duration `yaml:"timeout" doc:"Longest wait for connections to close on shutdown before exiting anyway."`
 }
 

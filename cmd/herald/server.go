@@ -236,15 +236,24 @@ func (s *server) shutdown() error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(s.cfg.Shutdown.Timeout))
 	defer cancel()
 
-	// Stop accepting first; hijacked WebSockets are not the HTTP server's
-	// to close, the hub tells them to reconnect.
-	httpDone := make(chan error, 1)
-	go func() { httpDone <- s.http.Shutdown(ctx) }()
+	// The listener stays open for the whole drain window, even once no
+	// client is left: a load balancer polling /readyz must get 503 to take
+	// the node out, where a closed port would only look like a crash, and
+	// a client that still arrives is upgraded and told by the draining hub
+	// to reconnect elsewhere (4000) rather than refused.
+	drainEnd := time.NewTimer(drain)
+	defer drainEnd.Stop()
 	var errs []error
 	if err := s.hub.Shutdown(ctx, drain); err != nil {
 		errs = append(errs, err)
 	}
-	if err := <-httpDone; err != nil {
+	select {
+	case <-drainEnd.C:
+	case <-ctx.Done():
+	}
+	// Hijacked WebSockets are not the HTTP server's to close: the hub has
+	// told them to reconnect.
+	if err := s.http.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 	}
 	if err := s.hub.Close(); err != nil {
