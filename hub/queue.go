@@ -15,6 +15,9 @@ type queue struct {
 	limit   int
 	writing bool
 	closed  bool
+	// idle, when not nil, is closed when the writer stops: closeFlush
+	// waits on it.
+	idle chan struct{}
 
 	// s is the queue's session: its transport writes each batch, and it is
 	// told (outside the lock) when a push would pass limit or a write fails.
@@ -52,7 +55,7 @@ func (q *queue) drain() {
 		q.mu.Lock()
 		batch := q.msgs
 		if len(batch) == 0 || q.closed {
-			q.writing = false
+			q.stopWriting()
 			// Let go of large batch slices so an idle connection stays small.
 			if cap(q.spare) > 64 {
 				q.spare = nil
@@ -70,12 +73,46 @@ func (q *queue) drain() {
 		if q.spare == nil {
 			q.spare = batch[:0]
 		}
-		q.mu.Unlock()
 		if err != nil {
+			q.stopWriting()
+			q.mu.Unlock()
 			q.s.closeSilently()
 			return
 		}
+		q.mu.Unlock()
 	}
+}
+
+// stopWriting marks the writer gone, under q.mu.
+func (q *queue) stopWriting() {
+	q.writing = false
+	if q.idle != nil {
+		close(q.idle)
+		q.idle = nil
+	}
+}
+
+// closeFlush refuses further pushes and returns what is queued but not
+// written yet, once a writer in the middle of a write has finished it, so
+// that the caller writes it after everything written before and ahead of
+// its goodbye: the error replies that earned a client its 4501 arrive
+// before the 4501. It must not be called from the writer itself.
+func (q *queue) closeFlush() [][]byte {
+	q.mu.Lock()
+	q.closed = true
+	for q.writing {
+		if q.idle == nil {
+			q.idle = make(chan struct{})
+		}
+		idle := q.idle
+		q.mu.Unlock()
+		<-idle
+		q.mu.Lock()
+	}
+	rest := q.msgs
+	q.msgs, q.spare, q.bytes = nil, nil, 0
+	q.mu.Unlock()
+	return rest
 }
 
 // close drops what is queued and refuses further pushes; a writer in the

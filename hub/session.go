@@ -269,14 +269,16 @@ func (s *Session) slow() {
 // then the transport's close with the same code) and then unregisters it,
 // so that a shutdown waiting for the hub to empty waits for the goodbyes.
 func (s *Session) Disconnect(d herald.Disconnect) {
-	channels, ok := s.markClosed()
+	// A slow client's socket is full: do not wait on it to say goodbye.
+	// Any other gets what was queued for it first, in order.
+	flush := d != herald.DisconnectSlow
+	channels, rest, ok := s.markClosed(flush)
 	if !ok {
 		return
 	}
-	if d != herald.DisconnectSlow {
-		// A slow client's socket is full: do not wait on it to say goodbye.
+	if flush {
 		push := protocol.EncodePush(&protocol.Push{Disconnect: &protocol.DisconnectPush{Code: d.Code, Reason: d.Reason, Reconnect: d.Reconnect}})
-		_ = s.t.Write([][]byte{push})
+		_ = s.t.Write(append(rest, push))
 	}
 	_ = s.t.Close(d)
 	s.release(channels, &d)
@@ -284,33 +286,37 @@ func (s *Session) Disconnect(d herald.Disconnect) {
 
 // HandleClose is called by the transport when the connection has ended.
 func (s *Session) HandleClose(d *herald.Disconnect) {
-	if channels, ok := s.markClosed(); ok {
+	if channels, _, ok := s.markClosed(false); ok {
 		s.release(channels, d)
 	}
 }
 
 // closeSilently ends a session whose transport failed.
 func (s *Session) closeSilently() {
-	if channels, ok := s.markClosed(); ok {
+	if channels, _, ok := s.markClosed(false); ok {
 		_ = s.t.Close(herald.DisconnectServerError)
 		s.release(channels, nil)
 	}
 }
 
 // markClosed moves the session to closed, once, and stops its queue. It
-// returns the channels to release and whether this call closed it.
-func (s *Session) markClosed() ([]string, bool) {
+// returns the channels to release, with flush what was queued and not yet
+// written (see queue.closeFlush), and whether this call closed it.
+func (s *Session) markClosed(flush bool) (channels []string, rest [][]byte, ok bool) {
 	s.mu.Lock()
 	if s.state == stateClosed {
 		s.mu.Unlock()
-		return nil, false
+		return nil, nil, false
 	}
 	s.state = stateClosed
-	channels := s.channels
+	channels = s.channels
 	s.channels = nil
 	s.mu.Unlock()
+	if flush {
+		return channels, s.q.closeFlush(), true
+	}
 	s.q.close()
-	return channels, true
+	return channels, nil, true
 }
 
 // release unregisters a closed session and counts why it ended.

@@ -163,6 +163,42 @@ func TestTooManyErrorsDisconnects(t *testing.T) {
 	}
 }
 
+// TestTooManyErrorsRepliesArriveFirst: every error reply that counted
+// towards the cut-off arrives, in order, before the 4501 disconnect push
+// and close, whether the bad commands come in one frame or one each.
+func TestTooManyErrorsRepliesArriveFirst(t *testing.T) {
+	const max = 20
+	ts := startServer(t, hub.Config{MaxErrors: max}, websocket.Options{})
+	for round := range 10 {
+		c := dial(t, ts, nil)
+		c.connect()
+		var lines []string
+		for i := 1; i <= max; i++ {
+			lines = append(lines, `{"id":`+itoa(uint32(i))+`,"histroy":{}}`)
+		}
+		if round%2 == 0 {
+			c.send(strings.Join(lines, "\n"))
+		} else {
+			for _, l := range lines {
+				c.send(l)
+			}
+		}
+		for i := 1; i <= max; i++ {
+			r := c.next()
+			if r["id"] != float64(i) || errorCode(r) != herald.ErrUnknownCommand {
+				t.Fatalf("round %d: message %d is %v, want the error reply to id %d", round, i, r, i)
+			}
+		}
+		d, _ := c.next()["disconnect"].(map[string]any)
+		if d["code"] != float64(herald.DisconnectTooManyErrors.Code) {
+			t.Fatalf("round %d: after %d error replies got %v, want the 4501 disconnect push", round, max, d)
+		}
+		if got := c.closeStatus(); int(got) != int(herald.DisconnectTooManyErrors.Code) {
+			t.Fatalf("round %d: close status %d, want %d", round, got, herald.DisconnectTooManyErrors.Code)
+		}
+	}
+}
+
 func TestUnsubscribeStopsDelivery(t *testing.T) {
 	ts := startServer(t, hub.Config{}, websocket.Options{})
 	c := dial(t, ts, nil)
