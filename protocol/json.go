@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -114,10 +115,29 @@ func unknownCommand(id uint32, msg []byte) *DecodeError {
 	return &DecodeError{ID: id, Unknown: true, Message: fmt.Sprintf("unknown command %s: protocol v1 knows %s", strings.Join(names, ", "), commandList)}
 }
 
-const commandList = "connect, subscribe, unsubscribe, publish, ping, pong, history, presence, presence_stats, rpc, refresh, sub_refresh"
+// commandNames are the commands of protocol v1, in the order of Command's
+// fields. They are read from its json tags, so that a new command cannot
+// be left out of the errors that list them.
+var commandNames = func() []string {
+	var names []string
+	t := reflect.TypeFor[Command]()
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "id" && name != "" && name != "-" {
+			names = append(names, name)
+		}
+	}
+	return names
+}()
 
-var knownCommands = map[string]bool{"connect": true, "subscribe": true, "unsubscribe": true, "publish": true, "ping": true, "pong": true,
-	"history": true, "presence": true, "presence_stats": true, "rpc": true, "refresh": true, "sub_refresh": true}
+var commandList = strings.Join(commandNames, ", ")
+
+var knownCommands = func() map[string]bool {
+	m := make(map[string]bool, len(commandNames))
+	for _, n := range commandNames {
+		m[n] = true
+	}
+	return m
+}()
 
 func describeJSONError(err error) string {
 	var typeErr *json.UnmarshalTypeError
