@@ -79,17 +79,17 @@ func (h *Handler) recovery(gws.Logger) {
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := checkOrigin(r, h.opts.OriginPatterns); err != nil {
-		h.refuse(w, http.StatusForbidden, "origin", err.Error())
+		h.refuse(w, r, http.StatusForbidden, "origin", err.Error())
 		return
 	}
 	if !isUpgrade(r) {
-		h.refuse(w, http.StatusBadRequest, "not_websocket", "this endpoint speaks WebSocket: send a GET with Upgrade: websocket (RFC 6455)")
+		h.refuse(w, r, http.StatusBadRequest, "not_websocket", "this endpoint speaks WebSocket: send a GET with Upgrade: websocket (RFC 6455)")
 		return
 	}
 	up := h.plain
 	if offered := r.Header.Get("Sec-WebSocket-Protocol"); offered != "" {
 		if !offers(offered, Subprotocol) {
-			h.refuse(w, http.StatusBadRequest, "subprotocol", "unsupported subprotocol "+offered+": this server speaks "+Subprotocol)
+			h.refuse(w, r, http.StatusBadRequest, "subprotocol", "unsupported subprotocol "+offered+": this server speaks "+Subprotocol)
 			return
 		}
 		up = h.json
@@ -117,8 +117,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	go socket.ReadLoop()
 }
 
-func (h *Handler) refuse(w http.ResponseWriter, status int, reason, msg string) {
+// refuse answers a handshake that cannot become a WebSocket, and logs it
+// once at info: a browser shows its page only close 1006, so the server's
+// log is where an operator learns that, say, websocket.origins lacks the
+// page's origin.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, status int, reason, msg string) {
 	h.m.Handshakes.WithLabelValues(reason).Inc()
+	attrs := []any{"reason", reason, "error", msg, "remote", r.RemoteAddr, "host", r.Host}
+	if reason == "origin" {
+		attrs = append(attrs, "origin", r.Header.Get("Origin"), "setting", "websocket.origins")
+	}
+	h.log.Info("WebSocket handshake refused", attrs...)
 	code := herald.ErrBadRequest
 	if status == http.StatusForbidden {
 		code = herald.ErrPermissionDenied
