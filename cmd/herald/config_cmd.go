@@ -76,17 +76,14 @@ Print the Markdown table of every configuration key for docs/configuration.md.
 // parseSubcommand sends --help to stdout (exit 0) and usage errors to stderr
 // (exit 2), which flag.FlagSet cannot do with one output.
 func parseSubcommand(name, usage string, args []string, stdout, stderr io.Writer) (rest []string, code int, ok bool) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	err := fs.Parse(args)
+	fs := newCLIFlags("config " + name)
+	err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, usage)
 		return nil, 0, false
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "herald config %s: %v\nRun 'herald config %s --help' for usage.\n", name, err, name)
-		return nil, 2, false
+		return nil, usageError(stderr, fs, flagErrorText(err)), false
 	}
 	return fs.Args(), 0, true
 }
