@@ -19,18 +19,9 @@ const (
 // (http, https, ws or wss, with or without a path prefix) gets the endpoint
 // appended, and a URL that already names the endpoint is used as given.
 func websocketURL(raw string) (string, error) {
-	u, err := parseBaseURL(raw)
+	u, err := parseURLAs(raw, "URL", "ws", "wss")
 	if err != nil {
 		return "", err
-	}
-	switch u.Scheme {
-	case "http":
-		u.Scheme = "ws"
-	case "https":
-		u.Scheme = "wss"
-	case "ws", "wss":
-	default:
-		return "", fmt.Errorf("URL %q: scheme %q is not one of http, https, ws, wss", raw, u.Scheme)
 	}
 	u.Path = withEndpoint(u.Path, websocketPath)
 	u.RawPath = ""
@@ -42,23 +33,33 @@ func websocketURL(raw string) (string, error) {
 // people copy, so a WebSocket endpoint URL names the server it is on, as it
 // does for sub and check.
 func apiURL(raw, endpoint string) (string, error) {
-	u, err := parseBaseURL(raw)
+	u, err := parseURLAs(raw, "API URL", "http", "https")
 	if err != nil {
 		return "", err
-	}
-	switch u.Scheme {
-	case "ws":
-		u.Scheme = "http"
-	case "wss":
-		u.Scheme = "https"
-	case "http", "https":
-	default:
-		return "", fmt.Errorf("API URL %q: scheme %q is not one of http, https, ws, wss", raw, u.Scheme)
 	}
 	u.Path = strings.TrimSuffix(strings.TrimRight(u.Path, "/"), websocketPath)
 	u.Path = withEndpoint(u.Path, endpoint)
 	u.RawPath = ""
 	return u.String(), nil
+}
+
+// parseURLAs parses raw with parseBaseURL and gives it the scheme plain or
+// secure of the protocol wanted, whichever of http, https, ws, wss it had:
+// the same server answers both. label names the URL in errors.
+func parseURLAs(raw, label, plain, secure string) (*url.URL, error) {
+	u, err := parseBaseURL(raw)
+	if err != nil {
+		return nil, err
+	}
+	switch u.Scheme {
+	case "http", "ws":
+		u.Scheme = plain
+	case "https", "wss":
+		u.Scheme = secure
+	default:
+		return nil, fmt.Errorf("%s %q: scheme %q is not one of http, https, ws, wss", label, raw, u.Scheme)
+	}
+	return u, nil
 }
 
 func parseBaseURL(raw string) (*url.URL, error) {
