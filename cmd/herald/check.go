@@ -76,7 +76,7 @@ func checkFlags() (*flag.FlagSet, *checkOptions) {
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Second, "time allowed for the whole check")
 	fs.StringVar(&o.token, "token", "", "connection `TOKEN`, for a server that does not allow anonymous connections")
 	fs.StringVar(&o.subscribe, "subscribe", "", "also check that a publication to `CHANNEL` arrives, and time it")
-	fs.StringVar(&o.apiKey, "api-key", "", "server API key for --subscribe (default $HERALD_API_KEY)")
+	fs.StringVar(&o.apiKey, "api-key", "", "server API `KEY` for --subscribe (default $HERALD_API_KEY)")
 	fs.BoolVar(&o.json, "json", false, "print the result as one JSON object on stdout")
 	return fs, o
 }

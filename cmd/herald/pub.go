@@ -45,7 +45,7 @@ const pubMaxReply = 1 << 20
 
 func runPub(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newCLIFlags("pub")
-	api := fs.String("api", "", "server base URL, http:// or https:// (required)")
+	api := fs.String("api", "", "server base `URL`, or its ws:// endpoint URL (required)")
 	key := fs.String("api-key", "", "server API `key` (default $HERALD_API_KEY)")
 	aliasFlag(fs, "key", "api-key")
 	timeout := fs.Duration("timeout", 10*time.Second, "time allowed for the request")

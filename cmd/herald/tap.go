@@ -79,7 +79,7 @@ type tapOptions struct {
 func tapFlags() (*flag.FlagSet, *tapOptions) {
 	o := new(tapOptions)
 	fs := newCLIFlags("tap")
-	fs.StringVar(&o.api, "api", "", "server base URL, http:// or https:// (required)")
+	fs.StringVar(&o.api, "api", "", "server base `URL`, or its ws:// endpoint URL (required)")
 	fs.StringVar(&o.key, "api-key", "", "server API `key` (default $HERALD_API_KEY)")
 	aliasFlag(fs, "key", "api-key")
 	fs.StringVar(&o.ws, "ws", "", "WebSocket `URL` to watch through, when not the --api URL")

@@ -49,15 +49,15 @@ type tokenOptions struct {
 func tokenFlags() (*flag.FlagSet, *tokenOptions) {
 	o := &tokenOptions{}
 	fs := newCLIFlags("token")
-	fs.StringVar(&o.user, "user", "", "user id (sub); empty makes an anonymous token")
+	fs.StringVar(&o.user, "user", "", "`ID` of the user (sub); empty makes an anonymous token")
 	fs.DurationVar(&o.ttl, "ttl", time.Hour, "lifetime: exp is now + ttl")
-	fs.StringVar(&o.channel, "channel", "", "make a subscription token for this channel")
-	fs.StringVar(&o.channels, "channels", "", "comma-separated channels the server subscribes the connection to")
-	fs.StringVar(&o.info, "info", "", "public info about the connection, as JSON (shown in presence)")
-	fs.StringVar(&o.secret, "secret", "", "HMAC secret (default: token.hmac_secret from --config or HERALD_TOKEN_HMAC_SECRET)")
-	fs.StringVar(&o.config, "config", "", "server configuration file to read token.hmac_secret, audience and issuer from")
-	fs.StringVar(&o.audience, "audience", "", "aud claim (default: token.audience of the configuration)")
-	fs.StringVar(&o.issuer, "issuer", "", "iss claim (default: token.issuer of the configuration)")
+	fs.StringVar(&o.channel, "channel", "", "make a subscription token for `CHANNEL`")
+	fs.StringVar(&o.channels, "channels", "", "comma-separated `CHANNELS` the server subscribes the connection to")
+	fs.StringVar(&o.info, "info", "", "public info about the connection, as `JSON` (shown in presence)")
+	fs.StringVar(&o.secret, "secret", "", "HMAC `SECRET` (default: token.hmac_secret from --config or HERALD_TOKEN_HMAC_SECRET)")
+	fs.StringVar(&o.config, "config", "", "server configuration `FILE` to read token.hmac_secret, audience and issuer from")
+	fs.StringVar(&o.audience, "audience", "", "the `aud` claim (default: token.audience of the configuration)")
+	fs.StringVar(&o.issuer, "issuer", "", "the `iss` claim (default: token.issuer of the configuration)")
 	return fs, o
 }
 
