@@ -94,6 +94,9 @@ func TestUnknownCommand(t *testing.T) {
 			t.Errorf("herald %s: exit %d, stderr %q; want 2 and %q in two lines", tc.word, code, stderr, tc.want)
 		}
 	}
+	if stdout, _, code := runHerald(t, nil, "", "help", "sub"); code != 0 || !strings.HasPrefix(stdout, "Usage: herald sub") {
+		t.Errorf("herald help sub: exit %d, stdout %q; want sub's help", code, stdout)
+	}
 	for _, args := range [][]string{{"--version"}, {"version"}} {
 		stdout, stderr, code := runHerald(t, nil, "", args...)
 		if code != 0 || !regexp.MustCompile(`^herald \S+\n$`).MatchString(stdout) {

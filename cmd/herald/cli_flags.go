@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/heraldrt/herald"
@@ -59,27 +60,57 @@ func flagErrorText(err error) string {
 // parseInterspersed parses flags wherever they are among the arguments, as
 // people type them (`herald sub URL news --since 0`): package flag stops at
 // the first argument that is not a flag. Everything after "--" is an
-// argument. The arguments are left for fs.Args, in order.
+// argument, and so is a negative number (pub's JSON data -1). The
+// arguments are left for fs.Args, in order.
 func parseInterspersed(fs *flag.FlagSet, args []string) error {
 	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
+	for len(args) > 0 {
+		a := args[0]
+		if a == "--" {
+			positional = append(positional, args[1:]...)
+			break
+		}
+		if !isFlagWord(a) {
+			positional = append(positional, a)
+			args = args[1:]
+			continue
+		}
+		// One flag, with its value when it takes one, at a time.
+		n := 1
+		if takesValue(fs, a) && len(args) > 1 {
+			n = 2
+		}
+		if err := fs.Parse(args[:n]); err != nil {
 			return err
 		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
-			positional = append(positional, rest...)
-			break
-		}
-		positional = append(positional, rest[0])
-		args = rest[1:]
+		args = args[n:]
 	}
-	// A second Parse keeps the values set and puts the arguments where
+	// A last Parse keeps the values set and puts the arguments where
 	// fs.Args finds them; "--" keeps any of them from being read as a flag.
 	return fs.Parse(append([]string{"--"}, positional...))
+}
+
+func isFlagWord(a string) bool {
+	if len(a) < 2 || a[0] != '-' {
+		return false
+	}
+	_, err := strconv.ParseFloat(a, 64)
+	return err != nil
+}
+
+// takesValue says whether the flag word a (-name or --name, without =)
+// is followed by its value. An unknown flag takes none: Parse reports it.
+func takesValue(fs *flag.FlagSet, a string) bool {
+	name := strings.TrimLeft(a, "-")
+	if strings.Contains(name, "=") {
+		return false
+	}
+	f := fs.Lookup(name)
+	if f == nil {
+		return false
+	}
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return !ok || !b.IsBoolFlag()
 }
 
 // usageError reports a usage mistake in one line, with where to read the

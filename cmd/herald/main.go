@@ -48,12 +48,15 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || (args[0] == "help" && len(args) == 1) {
 		usage(stdout)
 		if len(args) == 0 {
 			return 2
 		}
 		return 0
+	}
+	if args[0] == "help" && len(args) > 1 {
+		args = []string{args[1], "--help"} // herald help sub
 	}
 	if args[0] == "--version" || args[0] == "-version" {
 		return versionCommand.run(ctx, nil, stdout, stderr)
