@@ -439,7 +439,16 @@ type apiReplyError struct {
 }
 
 func (e *apiReplyError) Error() string {
-	return fmt.Sprintf("%s (code %d, HTTP %d)", e.Message, e.Code, e.Status)
+	return fmt.Sprintf("%s (code %d, HTTP %d)%s", e.Message, e.Code, e.Status, apiKeyHint(e.Code))
+}
+
+// apiKeyHint says where the right key is when the API refused the one
+// given: in development mode it is random unless set, printed at start.
+func apiKeyHint(code uint32) string {
+	if herald.ErrorCode(code) != herald.ErrUnauthorized {
+		return ""
+	}
+	return ": give the server's api_key with --api-key or HERALD_API_KEY (serve --dev prints it at start: \"herald: API key: ...\")"
 }
 
 // apiCall POSTs body as JSON to a server API endpoint and decodes the

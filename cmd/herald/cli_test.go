@@ -623,7 +623,7 @@ func TestPubErrors(t *testing.T) {
 		if code != 1 {
 			t.Fatalf("herald pub with a wrong key exited %d, want 1\nstderr:\n%s", code, stderr)
 		}
-		if !strings.Contains(stderr, "HTTP 401") || !strings.Contains(stderr, "code 101") {
+		if !strings.Contains(stderr, "HTTP 401") || !strings.Contains(stderr, "code 101") || !strings.Contains(stderr, "serve --dev prints it") {
 			t.Fatalf("herald pub with a wrong key does not report 401 unauthorized:\n%s", stderr)
 		}
 		if stdout != "" {

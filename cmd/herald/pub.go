@@ -180,7 +180,7 @@ func publish(ctx context.Context, endpoint, key, channel string, data json.RawMe
 		if e.Error.Message == "" {
 			e.Error.Message = herald.ErrorCode(e.Error.Code).Reason()
 		}
-		return nil, fmt.Errorf("%s (code %d, HTTP %d)", e.Error.Message, e.Error.Code, resp.StatusCode)
+		return nil, &apiReplyError{Code: e.Error.Code, Status: resp.StatusCode, Message: e.Error.Message}
 	}
 	if loc := resp.Header.Get("Location"); loc != "" {
 		return nil, fmt.Errorf("POST %s: HTTP %s redirects to %s: use that URL with --api", endpoint, resp.Status, loc)
