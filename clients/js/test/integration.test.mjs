@@ -82,8 +82,9 @@ test("the server killed and restarted: the client reconnects, resubscribes and r
   assert.equal((await connecting).code, 1); // transport closed
   assert.equal((await subscribing).code, 1);
 
+  const subscribed = next(sub, "subscribed");
   const s2 = await server({ port: s.port });
-  const again = await next(sub, "subscribed");
+  const again = await subscribed;
   assert.equal(again.wasRecovering, true);
   assert.equal(again.recovered, false, "a memory broker that restarted has a new epoch");
   assert.notEqual(again.epoch, epoch);
@@ -106,11 +107,12 @@ test("a force_reconnect from the API: the client recovers everything published m
   await s.api("publish", { channel: "feed", data: "a" });
   await until(() => pubs.length === 1, "a");
   const connecting = next(c, "connecting");
+  const subscribed = next(sub, "subscribed");
   await s.api("disconnect", { client: id, code: 4006 });
   assert.equal((await connecting).code, 4006);
   await s.api("publish", { channel: "feed", data: "b" });
   await s.api("publish", { channel: "feed", data: "c" });
-  const again = await next(sub, "subscribed");
+  const again = await subscribed;
   assert.equal(again.wasRecovering, true);
   assert.equal(again.recovered, true);
   await until(() => pubs.length === 3, "b and c recovered");
