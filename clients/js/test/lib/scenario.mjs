@@ -135,9 +135,12 @@ export async function run(sc) {
     );
   };
 
-  /** waitFor advances virtual time until pick() finds something, within [lo, hi] ms from now. */
+  // Windows count from the last step that acted on the client, or saw it
+  // close the socket: that is what armed the timer being waited for.
+  let acted = 0;
+  /** waitFor advances virtual time until pick() finds something, within [lo, hi] ms of the last action. */
   const waitFor = async (i, step, pick, within = [0, 0]) => {
-    const start = clock.t;
+    const start = acted;
     await settle();
     for (;;) {
       const got = pick();
@@ -159,6 +162,7 @@ export async function run(sc) {
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i];
     await settle();
+    if (step.call || step.accept || step.send !== undefined || step.close || step.drop) acted = clock.t;
     if (step.call) {
       const sub = step.channel && subs[step.channel];
       if (step.call === "connect") c.connect();
@@ -191,6 +195,7 @@ export async function run(sc) {
       const got = await waitFor(i, step, () => (wire[0]?.closed ? wire.shift() : undefined), step.closed.within);
       if (step.closed.code !== undefined && got.closed.code !== step.closed.code)
         fail(i, step, `closed with ${got.closed.code}, not ${step.closed.code}`);
+      acted = clock.t; // the client's own close arms its backoff
     } else if (step.event) {
       const got = await waitFor(i, step, () => events.shift(), step.within);
       const why = match(step.event, got, server.ids, "");
