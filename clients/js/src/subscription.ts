@@ -7,6 +7,7 @@ import type { Conn, Ending } from "./conn.js";
 import { Emitter } from "./emitter.js";
 import { ClientCode, clientReasons, GapError, HeraldError, replyError, TokenError } from "./errors.js";
 import { place } from "./position.js";
+import { wait, type Waiter } from "./wait.js";
 import type {
   CallOptions,
   HistoryOptions,
@@ -37,7 +38,7 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   private recoverable = false;
   private tempErrors = 0;
   private retried118 = false;
-  private waiters: { resolve: (e: SubscribedEvent) => void; reject: (e: unknown) => void }[] = [];
+  private waiters: Waiter<SubscribedEvent>[] = [];
   private last?: SubscribedEvent;
 
   /** @internal */
@@ -81,20 +82,7 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   /** ready resolves once Subscribed (at once if it is); it rejects when the subscription ends or after timeoutMs. */
   ready(timeoutMs?: number): Promise<SubscribedEvent> {
     if (this.state === "subscribed" && this.last) return Promise.resolve(this.last);
-    return new Promise((resolve, reject) => {
-      const w = { resolve, reject };
-      this.waiters.push(w);
-      if (timeoutMs !== undefined) {
-        const t = this.c.clock.setTimeout(() => {
-          this.waiters = this.waiters.filter((x) => x !== w);
-          const e = new Error("herald: timed out");
-          e.name = "TimeoutError";
-          reject(e);
-        }, timeoutMs);
-        w.resolve = (e) => (this.c.clock.clearTimeout(t), resolve(e));
-        w.reject = (e) => (this.c.clock.clearTimeout(t), reject(e));
-      }
-    });
+    return wait(this.waiters, this.c.clock, timeoutMs);
   }
 
   publish(data: unknown, opts?: PublishOptions): Promise<PublishResult> {
