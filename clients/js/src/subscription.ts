@@ -37,7 +37,6 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   private pos?: Position;
   private recoverable = false;
   private tempErrors = 0;
-  private retried118 = false;
   private waiters: Waiter<SubscribedEvent>[] = [];
   private last?: SubscribedEvent;
 
@@ -136,20 +135,16 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   private onReply(cn: Conn, r: ServerMessage, recovering: boolean): void {
     if (r.error) {
       const e = replyError(r.error, this.channel);
-      if (e.temporary) {
+      // 118: getToken gave a token that had expired already; the next may
+      // not have, but a second failure in a row ends the subscription.
+      if (e.temporary || (e.code === ErrorCode.TokenExpired && this.opts.getToken && !this.tempErrors)) {
         this.c.emitError(e);
         return this.again(cn, this.tempErrors++);
-      }
-      if (e.code === ErrorCode.TokenExpired && this.opts.getToken && !this.retried118) {
-        this.retried118 = true;
-        this.c.emitError(e);
-        return this.again(cn, 0);
       }
       this.end({ code: e.code, reason: r.error.message || "" }, e);
       return;
     }
     this.tempErrors = 0;
-    this.retried118 = false;
     this.subscribed(cn, (r.subscribe || {}) as WireSubscribe, recovering);
   }
 
@@ -158,7 +153,7 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     const ev: SubscribedEvent = {
       channel: this.channel,
       wasRecovering: recovering,
-      recovered: !!res.recovered,
+      recovered: recovering && !!res.recovered,
       recoverable: !!res.recoverable,
       offset: res.offset || 0,
       epoch,
