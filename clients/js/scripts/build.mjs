@@ -17,7 +17,7 @@ rmSync("dist", { recursive: true, force: true });
 // end, write) may be listed: the tests run the renamed builds.
 const internal = [
   "conn", "url", "WS", "running", "loop", "attempt", "retryTimer", "offline",
-  "waitingOnline", "lastConnected", "readyWaiters", "waiting", "subs", "nextId", "events", "stopped",
+  "waitingOnline", "dialing", "lastConnected", "readyWaiters", "waiting", "subs", "nextId", "events", "stopped",
   "command", "emit", "drain", "emitError", "setState", "dial", "sendConnect", "onConnectReply",
   "watchPings", "onFrame", "handle", "badMessage", "onClose", "lose", "stop", "retry", "onOffline",
   "onOnline", "listenNetwork", "scheduleRefresh", "after", "cancel", "take", "flush", "out", "flushing",
