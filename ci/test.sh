@@ -42,7 +42,13 @@ need_npm() {
 
 setup() {
 	need_apt nginx nginx # deploy/: Herald behind a real nginx
+	need_apt node nodejs # clients/js: the TypeScript client's build and tests
+	need_apt npm npm
+	need_npm clients/js
 }
 
 setup
 go test -race -count=1 -timeout 10m ./...
+# clients/js: build, unit, scenario and integration tests (against a real
+# herald binary the tests build), and the bundle size check.
+(cd clients/js && npm test)
