@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,6 +61,10 @@ type Config struct {
 	// PersonalNamespace, when set, subscribes every authenticated
 	// connection to its user's channel "<namespace>:#<user>" at connect.
 	PersonalNamespace string
+	// Writers is how many goroutines write the connections' outbound
+	// queues (see writers.go: a writer whose write blocks is handed over
+	// to its connection and replaced). Default 4×GOMAXPROCS.
+	Writers int
 	// Version is the server version sent in the connect reply.
 	Version string
 	// Logger receives the hub's logs. Default slog.Default().
@@ -99,6 +104,9 @@ func (c *Config) setDefaults() {
 	if c.PublishBurst <= 0 {
 		c.PublishBurst = max(1, int(2*c.PublishRate))
 	}
+	if c.Writers <= 0 {
+		c.Writers = 4 * runtime.GOMAXPROCS(0)
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -124,6 +132,7 @@ type Hub struct {
 	stopOnce  sync.Once
 	emptyOnce sync.Once // closes closed once, however many goroutines find the hub empty
 	wg        sync.WaitGroup
+	writers   writers
 }
 
 var _ herald.BrokerHandler = (*Hub)(nil)
@@ -134,12 +143,15 @@ func New(cfg Config, broker herald.Broker) *Hub {
 	h := &Hub{cfg: cfg, broker: broker, log: cfg.Logger, m: cfg.Metrics, id: newClientID()[:16], started: time.Now(),
 		closed: make(chan struct{}), stop: make(chan struct{})}
 	h.reg.init()
+	h.writers.init()
 	return h
 }
 
 // Start starts the broker and the heartbeat loop; Close stops them.
 func (h *Hub) Start() error {
+	h.writers.start(h.cfg.Writers)
 	if err := h.broker.Start(h); err != nil {
+		h.writers.shutdown()
 		return fmt.Errorf("hub: start broker: %w", err)
 	}
 	h.wg.Add(1)
@@ -150,12 +162,18 @@ func (h *Hub) Start() error {
 	return nil
 }
 
-// Close stops the heartbeat loop and the broker and waits for them. Call
-// Shutdown first so that clients are told to reconnect.
+// Close stops the heartbeat loop, the broker and the writers and waits for
+// them; what is queued when it is called is still written. Call Shutdown
+// first so that clients are told to reconnect.
 func (h *Hub) Close() error {
-	h.stopOnce.Do(func() { close(h.stop) })
-	h.wg.Wait()
-	return h.broker.Close()
+	var err error
+	h.stopOnce.Do(func() {
+		close(h.stop)
+		h.wg.Wait()
+		err = h.broker.Close()
+		h.writers.shutdown()
+	})
+	return err
 }
 
 // Accept makes a session for a new connection. The transport then feeds it

@@ -3,17 +3,17 @@ package hub
 import "sync"
 
 // queue is a connection's bounded outbound queue. Publishers push encoded
-// messages without waiting; a writer goroutine, started when the queue goes
-// from empty to non-empty and gone when it empties again, drains everything
-// queued into one transport write. An idle connection so holds no goroutine
-// and no buffer for writing.
+// messages without waiting; when the queue goes from empty to non-empty it
+// is put on the hub's run queue, and one of the hub's writers drains
+// everything queued by then into one transport write. An idle connection
+// so holds no goroutine and no buffer for writing.
 type queue struct {
 	mu      sync.Mutex
 	msgs    [][]byte
 	spare   [][]byte // the last drained batch, reused to avoid an allocation per burst
 	bytes   int
 	limit   int
-	writing bool
+	writing bool // on the run queue or being written by a writer
 	closed  bool
 
 	// s is the queue's session: its transport writes each batch, and it is
@@ -44,37 +44,53 @@ func (q *queue) push(msg []byte) {
 	}
 	q.writing = true
 	q.mu.Unlock()
-	go q.drain()
+	q.s.hub.writers.run.put(q)
 }
 
-func (q *queue) drain() {
-	for {
-		q.mu.Lock()
-		batch := q.msgs
-		if len(batch) == 0 || q.closed {
-			q.writing = false
-			// Let go of large batch slices so an idle connection stays small.
-			if cap(q.spare) > 64 {
-				q.spare = nil
-			}
-			q.mu.Unlock()
-			return
-		}
-		q.msgs, q.spare, q.bytes = q.spare[:0], nil, 0
+// write is a writer's turn at the queue: one transport write of everything
+// queued. What is pushed meanwhile waits for the queue's next turn, at the
+// back of the run queue, so that a busy connection cannot keep a writer
+// from the others.
+func (q *queue) write(w *writer) {
+	q.mu.Lock()
+	batch := q.msgs
+	if len(batch) == 0 || q.closed {
+		q.idle()
 		q.mu.Unlock()
+		return
+	}
+	q.msgs, q.spare, q.bytes = q.spare[:0], nil, 0
+	q.mu.Unlock()
 
-		err := q.s.t.Write(batch)
-		clear(batch)
+	w.writes.Add(1)
+	err := q.s.t.Write(batch)
+	w.writes.Add(1)
+	clear(batch)
 
-		q.mu.Lock()
-		if q.spare == nil {
-			q.spare = batch[:0]
-		}
-		q.mu.Unlock()
-		if err != nil {
-			q.s.closeSilently()
-			return
-		}
+	q.mu.Lock()
+	if q.spare == nil {
+		q.spare = batch[:0]
+	}
+	more := err == nil && len(q.msgs) > 0 && !q.closed
+	if !more {
+		q.idle()
+	}
+	q.mu.Unlock()
+	if err != nil {
+		q.s.closeSilently()
+		return
+	}
+	if more {
+		q.s.hub.writers.run.put(q)
+	}
+}
+
+// idle marks the queue as off the run queue. The caller holds q.mu.
+func (q *queue) idle() {
+	q.writing = false
+	// Let go of large batch slices so an idle connection stays small.
+	if cap(q.spare) > 64 {
+		q.spare = nil
 	}
 }
 
