@@ -17,9 +17,9 @@ import (
 type gatedTransport struct {
 	gate    chan struct{}
 	entered atomic.Int32 // Write calls begun
-	mu     sync.Mutex
-	writes [][]string
-	closed *herald.Disconnect
+	mu      sync.Mutex
+	writes  [][]string
+	closed  *herald.Disconnect
 }
 
 func (g *gatedTransport) Name() string { return "gated" }

@@ -125,4 +125,3 @@ func TestBlockedWriteIsHandedOver(t *testing.T) {
 	slow.Disconnect(herald.DisconnectForceReconnect)
 	quick.Disconnect(herald.DisconnectForceReconnect)
 }
-
