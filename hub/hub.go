@@ -133,6 +133,7 @@ type Hub struct {
 	emptyOnce sync.Once // closes closed once, however many goroutines find the hub empty
 	wg        sync.WaitGroup
 	writers   writers
+	fan       fanouts
 }
 
 var _ herald.BrokerHandler = (*Hub)(nil)
@@ -144,13 +145,17 @@ func New(cfg Config, broker herald.Broker) *Hub {
 		closed: make(chan struct{}), stop: make(chan struct{})}
 	h.reg.init()
 	h.writers.init()
+	h.fan.init()
 	return h
 }
 
-// Start starts the broker and the heartbeat loop; Close stops them.
+// Start starts the writers, the fan-out workers (one per core: their work
+// never blocks), the broker and the heartbeat loop; Close stops them.
 func (h *Hub) Start() error {
 	h.writers.start(h.cfg.Writers)
+	h.fan.start(h, max(2, runtime.GOMAXPROCS(0)))
 	if err := h.broker.Start(h); err != nil {
+		h.fan.shutdown()
 		h.writers.shutdown()
 		return fmt.Errorf("hub: start broker: %w", err)
 	}
@@ -162,8 +167,9 @@ func (h *Hub) Start() error {
 	return nil
 }
 
-// Close stops the heartbeat loop, the broker and the writers and waits for
-// them; what is queued when it is called is still written. Call Shutdown
+// Close stops the heartbeat loop, the broker, the fan-out workers and the
+// writers, in that order, and waits for them; what the broker delivered
+// before it stopped is still fanned out and written. Call Shutdown
 // first so that clients are told to reconnect.
 func (h *Hub) Close() error {
 	var err error
@@ -171,6 +177,7 @@ func (h *Hub) Close() error {
 		close(h.stop)
 		h.wg.Wait()
 		err = h.broker.Close()
+		h.fan.shutdown()
 		h.writers.shutdown()
 	})
 	return err

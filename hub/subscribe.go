@@ -50,8 +50,7 @@ func (j *joined) finish(s *Session) {
 	if j.sub == nil {
 		return
 	}
-	j.sub.finish(s, j.message(), j.top)
-	s.hub.live(s, j.channel)
+	j.sub.finish(s, j.message(), j.top, j.result.Epoch)
 }
 
 // join subscribes s to a channel: it checks the name and the limits,
@@ -132,7 +131,9 @@ func (s *Session) register(ctx context.Context, ns herald.NamespaceOptions, j *j
 			return h.brokerError("read the position of", j.channel, err)
 		}
 		j.result.Offset, j.result.Epoch = pos.Offset, pos.Epoch
-		return h.register(ctx, s, j.channel, nil, j.message())
+		// The fan-out runs behind the broker: what was published up to pos
+		// may still be on its way, and the client must not get it twice.
+		return h.register(ctx, s, j.channel, newFiltering(pos.StreamPosition), j.message())
 	}
 
 	j.sub = newRecovering()
