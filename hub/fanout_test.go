@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -179,4 +180,52 @@ func TestFilterLetsANewEpochThrough(t *testing.T) {
 		t.Fatalf("wrote %v, want the ephemeral one and the new epoch's", m)
 	}
 	s.Disconnect(herald.DisconnectForceReconnect)
+}
+
+// Close fans out and writes everything published before it: nothing the
+// broker accepted is lost on the way to a connection that is still open.
+func TestCloseDrainsFanoutAndWriters(t *testing.T) {
+	h := New(Config{}, memory.New())
+	if err := h.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := &recordingTransport{}
+	s, _ := h.Accept(r, herald.ConnInfo{})
+	s.HandleFrame([]byte(`{"id":1,"connect":{}}`))
+	s.HandleFrame([]byte(`{"id":2,"subscribe":{"channel":"c"}}`))
+	const n = 500
+	for i := range n {
+		if _, err := h.Publish(context.Background(), "c", []byte(strconv.Itoa(i)), PublishRequest{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	msgs := decoded(t, r)
+	if len(msgs) != 2+n {
+		t.Fatalf("%d messages written by Close, want the 2 replies and %d publications", len(msgs), n)
+	}
+	for i, m := range msgs[2:] {
+		if got := m["pub"].(map[string]any)["data"]; got != float64(i) {
+			t.Fatalf("publication %d is %v: out of order", i, got)
+		}
+	}
+	s.HandleClose(nil)
+}
+
+// A hub whose broker fails to start stops what it started, and Close
+// after that is safe.
+func TestStartFailureLeavesNothingRunning(t *testing.T) {
+	b := memory.New()
+	if err := b.Start(lagHandler{&lagBroker{}}); err != nil {
+		t.Fatal(err)
+	}
+	h := New(Config{}, b)
+	if err := h.Start(); err == nil {
+		t.Fatal("Start with a broker already started succeeded")
+	}
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
 }

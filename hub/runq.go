@@ -17,13 +17,11 @@ type runq[T any] struct {
 
 func (r *runq[T]) init() { r.cond.L = &r.mu }
 
-// put queues x for a worker. After stop it is dropped: nothing runs any more.
+// put queues x for a worker. After stop it is still queued: a worker that
+// puts back what it has not finished takes it again before it sees the
+// queue empty, so that stopping drains.
 func (r *runq[T]) put(x T) {
 	r.mu.Lock()
-	if r.stopped {
-		r.mu.Unlock()
-		return
-	}
 	r.items = append(r.items, x)
 	wake := r.idle > 0
 	r.mu.Unlock()

@@ -22,9 +22,10 @@ const handoffAfter = 10 * time.Millisecond
 // goroutines are the pool (Config.Writers) plus, for as long as their
 // write blocks, the writers handed over to slow connections.
 type writers struct {
-	run  runq[*queue]
-	wg   sync.WaitGroup
-	stop chan struct{}
+	run      runq[*queue]
+	wg       sync.WaitGroup
+	stop     chan struct{}
+	stopOnce sync.Once
 
 	mu     sync.Mutex // guards active
 	active []*writer  // the pool's writers, not the handed-over ones
@@ -115,6 +116,6 @@ func (p *writers) watch() {
 // watchdog, and waits for all of them, handed-over ones included.
 func (p *writers) shutdown() {
 	p.run.stop()
-	close(p.stop)
+	p.stopOnce.Do(func() { close(p.stop) })
 	p.wg.Wait()
 }
