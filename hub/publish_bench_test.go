@@ -2,15 +2,11 @@ package hub_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/heraldrt/herald"
 	"github.com/heraldrt/herald/hub"
-	"github.com/heraldrt/herald/memory"
 )
 
 // BenchmarkPublishCall measures how long hub.Publish takes to return to a
@@ -25,31 +21,8 @@ func BenchmarkPublishCall(b *testing.B) {
 }
 
 func benchPublishCall(b *testing.B, subs int, idle bool) {
-	h := hub.New(hub.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, memory.New())
-	if err := h.Start(); err != nil {
-		b.Fatal(err)
-	}
-	c := &counter{reached: make(chan struct{}, 1)}
-	setup := c.expect(int64(2 * subs))
-	sessions := make([]herald.Session, subs)
-	for i := range sessions {
-		s, err := h.Accept(&discardTransport{c: c}, herald.ConnInfo{RemoteAddr: "127.0.0.1:1"})
-		if err != nil {
-			b.Fatal(err)
-		}
-		s.HandleFrame([]byte(`{"id":1,"connect":{}}`))
-		s.HandleFrame([]byte(`{"id":2,"subscribe":{"channel":"bench"}}`))
-		sessions[i] = s
-	}
-	defer func() {
-		for _, s := range sessions {
-			s.HandleClose(nil)
-		}
-		_ = h.Close()
-	}()
-	waitFor(b, setup)
-	c.want.Store(0)
-	c.delivered.Store(0)
+	h, c := startBench(b, subs)
+	defer h.close()
 
 	ctx := context.Background()
 	data := []byte(`{"text":"hello","n":42}`)
