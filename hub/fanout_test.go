@@ -229,3 +229,34 @@ func TestStartFailureLeavesNothingRunning(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A burst of deliveries larger than a sequence holds (the broker hands
+// them over faster than they are fanned out, and waits for room) arrives
+// complete and in order.
+func TestBurstPastMaxPendingArrivesInOrder(t *testing.T) {
+	b := &lagBroker{Broker: memory.New()}
+	h := New(Config{Namespaces: herald.Namespaces{Named: map[string]herald.NamespaceOptions{
+		"h": {HistorySize: 10, HistoryTTL: time.Minute},
+	}}, QueueSize: 64 << 20}, b)
+	if err := h.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	r := &recordingTransport{}
+	s, _ := h.Accept(r, herald.ConnInfo{})
+	s.HandleFrame([]byte(`{"id":1,"connect":{}}`))
+	s.HandleFrame([]byte(`{"id":2,"subscribe":{"channel":"h:c"}}`))
+	n := 3 * maxPending
+	for i := range n {
+		if _, err := h.Publish(context.Background(), "h:c", []byte(strconv.Itoa(i)), PublishRequest{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.release()
+	eventually(t, "every publication", func() bool { m, _ := r.written(); return len(m) == 2+n })
+	for i, off := range pubOffsets(decoded(t, r)) {
+		if off != float64(i+1) {
+			t.Fatalf("publication %d has offset %v: out of order", i, off)
+		}
+	}
+}
