@@ -159,7 +159,8 @@ func TestFilterLetsANewEpochThrough(t *testing.T) {
 	r := &recordingTransport{}
 	sess, _ := h.Accept(r, herald.ConnInfo{})
 	s := sess.(*Session)
-	sub := newFiltering(herald.StreamPosition{Offset: 5, Epoch: "old"})
+	sub := newRecovering()
+	sub.finish(s, nil, 5, "old") // the reply brought the client to offset 5
 	for _, p := range []struct {
 		offset uint64
 		epoch  string

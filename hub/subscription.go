@@ -16,10 +16,9 @@ import (
 // already in what the client has (its history or its recovery) and is
 // dropped here rather than sent twice.
 //
-// While the subscriber recovers, from registration until the recovered
-// publications are queued, live publications wait in pending instead of the
-// queue, so that none is lost or repeated at the seam between history and
-// live delivery.
+// From registration until the reply (with what it recovers) is queued,
+// live publications wait in pending instead of the queue, so that none is
+// lost or repeated at the seam between history and live delivery.
 type subscription struct {
 	state   atomic.Uint32 // subHolding, subFiltering or subLive
 	mu      sync.Mutex
@@ -46,14 +45,6 @@ type pendingPub struct {
 
 func newRecovering() *subscription {
 	return &subscription{} // subHolding
-}
-
-// newFiltering is the state of a subscriber told the stream position pos
-// without recovering.
-func newFiltering(pos herald.StreamPosition) *subscription {
-	sub := &subscription{floor: pos.Offset, epoch: pos.Epoch}
-	sub.state.Store(subFiltering)
-	return sub
 }
 
 // deliver queues msg to s, holds it while s recovers, or drops it if the
