@@ -24,6 +24,10 @@ type Config struct {
 	// QueueSize is the most bytes queued for one connection; overflowing
 	// disconnects it as slow. Default 1 MiB.
 	QueueSize int
+	// Writers is how many goroutines write the connections' outbound
+	// queues (see writers.go: a writer whose write blocks is handed over
+	// to its connection and replaced). Default 4×GOMAXPROCS.
+	Writers int
 	// PingInterval is how often each connection is pinged. Default 25s.
 	PingInterval time.Duration
 	// PongTimeout is how long a ping may go unanswered. Default 10s.
@@ -61,10 +65,6 @@ type Config struct {
 	// PersonalNamespace, when set, subscribes every authenticated
 	// connection to its user's channel "<namespace>:#<user>" at connect.
 	PersonalNamespace string
-	// Writers is how many goroutines write the connections' outbound
-	// queues (see writers.go: a writer whose write blocks is handed over
-	// to its connection and replaced). Default 4×GOMAXPROCS.
-	Writers int
 	// Version is the server version sent in the connect reply.
 	Version string
 	// Logger receives the hub's logs. Default slog.Default().
@@ -79,6 +79,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.QueueSize <= 0 {
 		c.QueueSize = 1 << 20
+	}
+	if c.Writers <= 0 {
+		c.Writers = 4 * runtime.GOMAXPROCS(0)
 	}
 	if c.PingInterval <= 0 {
 		c.PingInterval = 25 * time.Second
@@ -103,9 +106,6 @@ func (c *Config) setDefaults() {
 	}
 	if c.PublishBurst <= 0 {
 		c.PublishBurst = max(1, int(2*c.PublishRate))
-	}
-	if c.Writers <= 0 {
-		c.Writers = 4 * runtime.GOMAXPROCS(0)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -143,9 +143,9 @@ func New(cfg Config, broker herald.Broker) *Hub {
 	cfg.setDefaults()
 	h := &Hub{cfg: cfg, broker: broker, log: cfg.Logger, m: cfg.Metrics, id: newClientID()[:16], started: time.Now(),
 		closed: make(chan struct{}), stop: make(chan struct{})}
-	h.reg.init()
 	h.writers.init()
 	h.fan.init()
+	h.reg.init()
 	return h
 }
 
@@ -172,15 +172,11 @@ func (h *Hub) Start() error {
 // before it stopped is still fanned out and written. Call Shutdown
 // first so that clients are told to reconnect.
 func (h *Hub) Close() error {
-	var err error
-	h.stopOnce.Do(func() {
-		close(h.stop)
-		h.wg.Wait()
-		err = h.broker.Close()
-		h.fan.shutdown()
-		h.writers.shutdown()
-	})
-	return err
+	defer h.writers.shutdown() // after the fan-out, which queues to them
+	defer h.fan.shutdown()     // after the broker, which queues to it
+	h.stopOnce.Do(func() { close(h.stop) })
+	h.wg.Wait()
+	return h.broker.Close()
 }
 
 // Accept makes a session for a new connection. The transport then feeds it
