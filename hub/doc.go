@@ -3,9 +3,6 @@
 // and the Hub that registers sessions and subscriptions in sharded maps and
 // fans each publication out to its channel's local subscribers.
 //
-// Start with New and Hub.Accept. A transport (websocket/) feeds a Session
-// the frames it reads; the Session answers through the herald.Transport.
-//
 // No goroutine is started per publication or per delivery. The broker's
 // HandlePublication appends to its channel's shard sequence and returns, so
 // a publish answers once the publication has its offset (fanout.go); a few
@@ -13,6 +10,9 @@
 // subscriber, one shard sequence at a time, in offset order; a bounded set
 // of writers drains the queues of the connections that have something to
 // send, each into one Transport.Write (writers.go).
+//
+// Start with New and Hub.Accept. A transport (websocket/) feeds a Session
+// the frames it reads; the Session answers through the herald.Transport.
 //
 // Lock order, outermost first (a lock may be taken while holding one above
 // it, never below):

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -44,6 +45,10 @@ type fanouts struct {
 	wg      sync.WaitGroup
 	stopped atomic.Bool
 }
+
+// fanoutWorkers is how many fan-out workers a hub runs: one per core (at
+// least two), as their work only queues and never waits on the network.
+func fanoutWorkers() int { return max(2, runtime.GOMAXPROCS(0)) }
 
 func (f *fanouts) init() {
 	f.run.init()

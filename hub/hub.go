@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -81,7 +80,7 @@ func (c *Config) setDefaults() {
 		c.QueueSize = 1 << 20
 	}
 	if c.Writers <= 0 {
-		c.Writers = 4 * runtime.GOMAXPROCS(0)
+		c.Writers = defaultWriters()
 	}
 	if c.PingInterval <= 0 {
 		c.PingInterval = 25 * time.Second
@@ -153,7 +152,7 @@ func New(cfg Config, broker herald.Broker) *Hub {
 // never blocks), the broker and the heartbeat loop; Close stops them.
 func (h *Hub) Start() error {
 	h.writers.start(h.cfg.Writers)
-	h.fan.start(h, max(2, runtime.GOMAXPROCS(0)))
+	h.fan.start(h, fanoutWorkers())
 	if err := h.broker.Start(h); err != nil {
 		h.fan.shutdown()
 		h.writers.shutdown()

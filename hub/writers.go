@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +43,11 @@ type writer struct {
 	seen     uint64 // the watchdog's last look at writes; guarded by writers.mu
 	detached atomic.Bool
 }
+
+// defaultWriters is Config.Writers' default: a few per core, so that a
+// handful of writes blocked until the watchdog's next look do not leave a
+// core idle, and few enough that they do not crowd out the rest.
+func defaultWriters() int { return 4 * runtime.GOMAXPROCS(0) }
 
 func (p *writers) init() {
 	p.run.init()
