@@ -219,7 +219,7 @@ func TestCloseDrainsFanoutAndWriters(t *testing.T) {
 // after that is safe.
 func TestStartFailureLeavesNothingRunning(t *testing.T) {
 	b := memory.New()
-	if err := b.Start(lagHandler{&lagBroker{}}); err != nil {
+	if err := b.Start(nopHandler{}); err != nil {
 		t.Fatal(err)
 	}
 	h := New(Config{}, b)
@@ -261,3 +261,11 @@ func TestBurstPastMaxPendingArrivesInOrder(t *testing.T) {
 		}
 	}
 }
+
+// nopHandler takes what a broker delivers and drops it.
+type nopHandler struct{}
+
+func (nopHandler) HandlePublication(string, herald.Publication) {}
+func (nopHandler) HandleJoin(string, herald.ClientInfo)         {}
+func (nopHandler) HandleLeave(string, herald.ClientInfo)        {}
+func (nopHandler) HandleControl([]byte)                         {}
