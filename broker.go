@@ -67,7 +67,9 @@ type HistoryResult struct {
 }
 
 // BrokerHandler receives what the broker delivers to this node. Every method
-// must not block: the hub only queues to its subscribers. A broker may call
+// returns without waiting for subscribers: the hub only queues the delivery
+// for its fan-out workers, and waits only while a backlog of undelivered
+// publications is at its bound (hub/fanout.go). A broker may call
 // HandlePublication, HandleJoin and HandleLeave while it holds the
 // channel's lock (that is how delivery order follows offset order), so
 // they must not call back into the broker for the same channel.

@@ -69,32 +69,8 @@ func BenchmarkFanout(b *testing.B) {
 }
 
 func benchFanout(b *testing.B, subs int) {
-	h := hub.New(hub.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, memory.New())
-	if err := h.Start(); err != nil {
-		b.Fatal(err)
-	}
-	c := &counter{reached: make(chan struct{}, 1)}
-	// Both replies of every session must be out before counting publications.
-	setup := c.expect(int64(2 * subs))
-	sessions := make([]herald.Session, subs)
-	for i := range sessions {
-		s, err := h.Accept(&discardTransport{c: c}, herald.ConnInfo{RemoteAddr: "127.0.0.1:1"})
-		if err != nil {
-			b.Fatal(err)
-		}
-		s.HandleFrame([]byte(`{"id":1,"connect":{}}`))
-		s.HandleFrame([]byte(`{"id":2,"subscribe":{"channel":"bench"}}`))
-		sessions[i] = s
-	}
-	defer func() {
-		for _, s := range sessions {
-			s.HandleClose(nil)
-		}
-		_ = h.Close()
-	}()
-	waitFor(b, setup)
-	c.want.Store(0)
-	c.delivered.Store(0)
+	h, c := startBench(b, subs)
+	defer h.close()
 
 	ctx := context.Background()
 	data := []byte(`{"text":"hello","n":42}`)
@@ -118,4 +94,43 @@ func waitFor(b *testing.B, done <-chan struct{}) {
 	case <-time.After(30 * time.Second):
 		b.Fatal("the sessions' replies were not all written")
 	}
+}
+
+// benchHub is a hub with subs sessions subscribed to the channel bench,
+// on discard transports, their replies all written.
+type benchHub struct {
+	*hub.Hub
+	sessions []herald.Session
+}
+
+func startBench(b *testing.B, subs int) (*benchHub, *counter) {
+	b.Helper()
+	h := hub.New(hub.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, memory.New())
+	if err := h.Start(); err != nil {
+		b.Fatal(err)
+	}
+	c := &counter{reached: make(chan struct{}, 1)}
+	// Both replies of every session must be out before counting publications.
+	setup := c.expect(int64(2 * subs))
+	bh := &benchHub{Hub: h, sessions: make([]herald.Session, subs)}
+	for i := range bh.sessions {
+		s, err := h.Accept(&discardTransport{c: c}, herald.ConnInfo{RemoteAddr: "127.0.0.1:1"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.HandleFrame([]byte(`{"id":1,"connect":{}}`))
+		s.HandleFrame([]byte(`{"id":2,"subscribe":{"channel":"bench"}}`))
+		bh.sessions[i] = s
+	}
+	waitFor(b, setup)
+	c.want.Store(0)
+	c.delivered.Store(0)
+	return bh, c
+}
+
+func (h *benchHub) close() {
+	for _, s := range h.sessions {
+		s.HandleClose(nil)
+	}
+	_ = h.Close()
 }

@@ -23,6 +23,10 @@ type Config struct {
 	// QueueSize is the most bytes queued for one connection; overflowing
 	// disconnects it as slow. Default 1 MiB.
 	QueueSize int
+	// Writers is how many goroutines write the connections' outbound
+	// queues (see writers.go: a writer whose write blocks is handed over
+	// to its connection and replaced). Default 4×GOMAXPROCS.
+	Writers int
 	// PingInterval is how often each connection is pinged. Default 25s.
 	PingInterval time.Duration
 	// PongTimeout is how long a ping may go unanswered. Default 10s.
@@ -75,6 +79,9 @@ func (c *Config) setDefaults() {
 	if c.QueueSize <= 0 {
 		c.QueueSize = 1 << 20
 	}
+	if c.Writers <= 0 {
+		c.Writers = defaultWriters()
+	}
 	if c.PingInterval <= 0 {
 		c.PingInterval = 25 * time.Second
 	}
@@ -124,6 +131,8 @@ type Hub struct {
 	stopOnce  sync.Once
 	emptyOnce sync.Once // closes closed once, however many goroutines find the hub empty
 	wg        sync.WaitGroup
+	writers   writers
+	fan       fanouts
 }
 
 var _ herald.BrokerHandler = (*Hub)(nil)
@@ -133,13 +142,20 @@ func New(cfg Config, broker herald.Broker) *Hub {
 	cfg.setDefaults()
 	h := &Hub{cfg: cfg, broker: broker, log: cfg.Logger, m: cfg.Metrics, id: newClientID()[:16], started: time.Now(),
 		closed: make(chan struct{}), stop: make(chan struct{})}
+	h.writers.init()
+	h.fan.init()
 	h.reg.init()
 	return h
 }
 
-// Start starts the broker and the heartbeat loop; Close stops them.
+// Start starts the writers, the fan-out workers (one per core: their work
+// never blocks), the broker and the heartbeat loop; Close stops them.
 func (h *Hub) Start() error {
+	h.writers.start(h.cfg.Writers)
+	h.fan.start(h, fanoutWorkers())
 	if err := h.broker.Start(h); err != nil {
+		h.fan.shutdown()
+		h.writers.shutdown()
 		return fmt.Errorf("hub: start broker: %w", err)
 	}
 	h.wg.Add(1)
@@ -150,9 +166,13 @@ func (h *Hub) Start() error {
 	return nil
 }
 
-// Close stops the heartbeat loop and the broker and waits for them. Call
-// Shutdown first so that clients are told to reconnect.
+// Close stops the heartbeat loop, the broker, the fan-out workers and the
+// writers, in that order, and waits for them; what the broker delivered
+// before it stopped is still fanned out and written. Call Shutdown
+// first so that clients are told to reconnect.
 func (h *Hub) Close() error {
+	defer h.writers.shutdown() // after the fan-out, which queues to them
+	defer h.fan.shutdown()     // after the broker, which queues to it
 	h.stopOnce.Do(func() { close(h.stop) })
 	h.wg.Wait()
 	return h.broker.Close()

@@ -60,20 +60,10 @@ func (h *Hub) HandleLeave(channel string, c herald.ClientInfo) {
 	})
 }
 
-// fanout queues one message, encoded once if anyone is there, to every
-// local subscriber of the channel.
+// fanout queues one message for every local subscriber of the channel,
+// in order with its publications; it is encoded once if anyone is there.
 func (h *Hub) fanout(channel string, encode func() []byte) {
-	sh := h.reg.subShard(channel)
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
-	subs := sh.channels[channel]
-	if len(subs) == 0 {
-		return
-	}
-	msg := encode()
-	for s, sub := range subs {
-		sub.deliver(s, 0, msg)
-	}
+	h.fan.add(h.reg.subIndex(channel), delivery{channel: channel, encode: encode})
 }
 
 func clientInfo(c herald.ClientInfo) *protocol.ClientInfo {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/heraldrt/herald"
-	"github.com/heraldrt/herald/protocol"
 )
 
 // PublishRequest says who publishes and how.
@@ -96,23 +95,4 @@ func compactJSON(data []byte) ([]byte, error) {
 		return nil, errDataMissing
 	}
 	return b.Bytes(), nil
-}
-
-// HandlePublication fans a publication out to the channel's local
-// subscribers: encoded once, queued to each without waiting for any.
-func (h *Hub) HandlePublication(channel string, pub herald.Publication) {
-	sh := h.reg.subShard(channel)
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
-	subs := sh.channels[channel]
-	if len(subs) == 0 {
-		return
-	}
-	msg := protocol.AppendPub(make([]byte, 0, len(channel)+len(pub.Data)+64), channel, pub.Offset, pub.Epoch, pub.Data)
-	for s, sub := range subs {
-		if pub.Origin != "" && s.id == pub.Origin {
-			continue
-		}
-		sub.deliver(s, pub.Offset, msg)
-	}
 }

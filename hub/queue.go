@@ -3,21 +3,21 @@ package hub
 import "sync"
 
 // queue is a connection's bounded outbound queue. Publishers push encoded
-// messages without waiting; a writer goroutine, started when the queue goes
-// from empty to non-empty and gone when it empties again, drains everything
-// queued into one transport write. An idle connection so holds no goroutine
-// and no buffer for writing.
+// messages without waiting; when the queue goes from empty to non-empty it
+// is put on the hub's run queue, and one of the hub's writers drains
+// everything queued by then into one transport write. An idle connection
+// so holds no goroutine and no buffer for writing.
 type queue struct {
 	mu      sync.Mutex
 	msgs    [][]byte
 	spare   [][]byte // the last drained batch, reused to avoid an allocation per burst
 	bytes   int
 	limit   int
-	writing bool
+	writing bool // on the run queue or being written by a writer
 	closed  bool
-	// idle, when not nil, is closed when the writer stops: closeFlush
-	// waits on it.
-	idle chan struct{}
+	// stopped, when not nil, is closed when the queue leaves the run
+	// queue and its last write has returned: closeFlush waits on it.
+	stopped chan struct{}
 
 	// s is the queue's session: its transport writes each batch, and it is
 	// told (outside the lock) when a push would pass limit or a write fails.
@@ -47,66 +47,75 @@ func (q *queue) push(msg []byte) {
 	}
 	q.writing = true
 	q.mu.Unlock()
-	go q.drain()
+	q.s.hub.writers.run.put(q)
 }
 
-func (q *queue) drain() {
-	for {
-		q.mu.Lock()
-		batch := q.msgs
-		if len(batch) == 0 || q.closed {
-			q.stopWriting()
-			// Let go of large batch slices so an idle connection stays small.
-			if cap(q.spare) > 64 {
-				q.spare = nil
-			}
-			q.mu.Unlock()
-			return
-		}
-		q.msgs, q.spare, q.bytes = q.spare[:0], nil, 0
+// write is a writer's turn at the queue: one transport write of everything
+// queued. What is pushed meanwhile waits for the queue's next turn, at the
+// back of the run queue, so that a busy connection cannot keep a writer
+// from the others.
+func (q *queue) write(w *writer) {
+	q.mu.Lock()
+	batch := q.msgs
+	if len(batch) == 0 || q.closed {
+		q.idle()
 		q.mu.Unlock()
+		return
+	}
+	q.msgs, q.spare, q.bytes = q.spare[:0], nil, 0
+	q.mu.Unlock()
 
-		err := q.s.t.Write(batch)
-		clear(batch)
+	w.writes.Add(1)
+	err := q.s.t.Write(batch)
+	w.writes.Add(1)
+	clear(batch)
 
-		q.mu.Lock()
-		if q.spare == nil {
-			q.spare = batch[:0]
-		}
-		if err != nil {
-			q.stopWriting()
-			q.mu.Unlock()
-			q.s.closeSilently()
-			return
-		}
-		q.mu.Unlock()
+	q.mu.Lock()
+	if q.spare == nil {
+		q.spare = batch[:0]
+	}
+	more := err == nil && len(q.msgs) > 0 && !q.closed
+	if !more {
+		q.idle()
+	}
+	q.mu.Unlock()
+	if err != nil {
+		q.s.closeSilently()
+		return
+	}
+	if more {
+		q.s.hub.writers.run.put(q)
 	}
 }
 
-// stopWriting marks the writer gone, under q.mu.
-func (q *queue) stopWriting() {
+// idle marks the queue as off the run queue. The caller holds q.mu.
+func (q *queue) idle() {
 	q.writing = false
-	if q.idle != nil {
-		close(q.idle)
-		q.idle = nil
+	// Let go of large batch slices so an idle connection stays small.
+	if cap(q.spare) > 64 {
+		q.spare = nil
+	}
+	if q.stopped != nil {
+		close(q.stopped)
+		q.stopped = nil
 	}
 }
 
 // closeFlush refuses further pushes and returns what is queued but not
-// written yet, once a writer in the middle of a write has finished it, so
-// that the caller writes it after everything written before and ahead of
-// its goodbye: the error replies that earned a client its 4501 arrive
-// before the 4501. It must not be called from the writer itself.
+// written yet, once the queue is off the run queue and a write in flight
+// has returned, so that the caller writes it after everything written
+// before and ahead of its goodbye: the error replies that earned a client
+// its 4501 arrive before the 4501. It must not be called from a writer.
 func (q *queue) closeFlush() [][]byte {
 	q.mu.Lock()
 	q.closed = true
 	for q.writing {
-		if q.idle == nil {
-			q.idle = make(chan struct{})
+		if q.stopped == nil {
+			q.stopped = make(chan struct{})
 		}
-		idle := q.idle
+		stopped := q.stopped
 		q.mu.Unlock()
-		<-idle
+		<-stopped
 		q.mu.Lock()
 	}
 	rest := q.msgs

@@ -54,7 +54,13 @@ func (r *registry) init() {
 }
 
 func (r *registry) subShard(channel string) *subShard {
-	return &r.subs[maphash.String(r.seed, channel)%shards]
+	return &r.subs[r.subIndex(channel)]
+}
+
+// subIndex is the channel's shard; the fan-out orders each shard's
+// deliveries in one sequence.
+func (r *registry) subIndex(channel string) int {
+	return int(maphash.String(r.seed, channel) % shards)
 }
 
 func (r *registry) connShard(s *Session) *connShard {

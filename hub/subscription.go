@@ -8,61 +8,107 @@ import (
 	"github.com/heraldrt/herald"
 )
 
-// subscription is the state of a subscriber while it recovers: from
-// registration until the recovered publications are queued, live
-// publications wait in pending instead of the queue, so that none is lost
-// or repeated at the seam between history and live delivery.
+// subscription is the state of a subscriber that has just joined a channel
+// with history, until the fan-out has passed the stream position its
+// subscribe reply told it. The fan-out runs behind the broker (publish
+// answers before it), so a publication given its offset before the reply's
+// position was read can still reach the subscriber afterwards; it is
+// already in what the client has (its history or its recovery) and is
+// dropped here rather than sent twice.
+//
+// From registration until the reply (with what it recovers) is queued,
+// live publications wait in pending instead of the queue, so that none is
+// lost or repeated at the seam between history and live delivery.
 type subscription struct {
-	recovering atomic.Bool
-	mu         sync.Mutex
-	pending    []pendingPub
+	state   atomic.Uint32 // subHolding, subFiltering or subLive
+	mu      sync.Mutex
+	pending []pendingPub // while subHolding
+
+	// floor and epoch are the position the reply told: publications of
+	// that epoch up to floor are the client's already. Set before state
+	// leaves subHolding and not changed after.
+	floor uint64
+	epoch string
 }
+
+const (
+	subHolding   uint32 = iota // recovering: live publications wait in pending
+	subFiltering               // publications up to floor are dropped
+	subLive                    // past floor: everything is queued
+)
 
 type pendingPub struct {
 	offset uint64 // 0 for publications outside the stream (ephemeral, join, leave)
+	epoch  string
 	msg    []byte
 }
 
 func newRecovering() *subscription {
-	sub := &subscription{}
-	sub.recovering.Store(true)
-	return sub
+	return &subscription{} // subHolding
 }
 
-// deliver queues msg to s, or holds it while s recovers. sub is nil for a
-// subscriber that is not recovering, the common case.
-func (sub *subscription) deliver(s *Session, offset uint64, msg []byte) {
-	if sub == nil || !sub.recovering.Load() {
+// deliver queues msg to s, holds it while s recovers, or drops it if the
+// reply covered it. It reports whether sub is no longer needed: the fan-out
+// then forgets it. Calls for one channel come from one fan-out worker at a
+// time, in offset order.
+func (sub *subscription) deliver(s *Session, offset uint64, epoch string, msg []byte) bool {
+	switch sub.state.Load() {
+	case subLive:
 		s.q.push(msg)
-		return
+		return true
+	case subFiltering:
+		return sub.pass(s, offset, epoch, msg)
 	}
 	sub.mu.Lock()
-	if sub.recovering.Load() {
-		sub.pending = append(sub.pending, pendingPub{offset, msg})
+	if sub.state.Load() == subHolding {
+		sub.pending = append(sub.pending, pendingPub{offset, epoch, msg})
 		sub.mu.Unlock()
-		return
+		return false
 	}
 	sub.mu.Unlock()
-	s.q.push(msg)
+	return sub.pass(s, offset, epoch, msg)
 }
 
-// finish queues the reply, then the held publications newer than top (the
-// stream position the reply brings the client to), and turns live
-// delivery on: all under the subscription's lock, so that a publication
-// arriving meanwhile waits and lands after them.
-func (sub *subscription) finish(s *Session, reply []byte, top uint64) {
+// covered reports whether the publication at offset of epoch is one the
+// subscribe reply brought the client to already.
+func (sub *subscription) covered(offset uint64, epoch string) bool {
+	return offset != 0 && epoch == sub.epoch && offset <= sub.floor
+}
+
+// pass filters for a subscriber past recovery. The first publication of
+// the stream that is not covered means the fan-out has passed floor (it
+// runs in offset order; another epoch means the history started over), so
+// nothing later needs the check.
+func (sub *subscription) pass(s *Session, offset uint64, epoch string, msg []byte) bool {
+	if sub.covered(offset, epoch) {
+		return false
+	}
+	s.q.push(msg)
+	if offset == 0 {
+		return false // outside the stream: says nothing about the position
+	}
+	sub.state.Store(subLive)
+	return true
+}
+
+// finish queues the reply, then the held publications the reply does not
+// cover (top and epoch are the stream position it brings the client to),
+// and moves to filtering: all under the subscription's lock, so that a
+// publication arriving meanwhile waits and lands after them.
+func (sub *subscription) finish(s *Session, reply []byte, top uint64, epoch string) {
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
+	sub.floor, sub.epoch = top, epoch
 	if reply != nil {
 		s.q.push(reply)
 	}
 	for _, p := range sub.pending {
-		if p.offset == 0 || p.offset > top {
+		if !sub.covered(p.offset, p.epoch) {
 			s.q.push(p.msg)
 		}
 	}
 	sub.pending = nil
-	sub.recovering.Store(false)
+	sub.state.Store(subFiltering)
 }
 
 // register adds s to the channel's subscribers (with sub while it
@@ -88,18 +134,6 @@ func (h *Hub) register(ctx context.Context, s *Session, channel string, sub *sub
 		s.q.push(reply)
 	}
 	return nil
-}
-
-// live drops the recovery state of a subscriber that has finished.
-func (h *Hub) live(s *Session, channel string) {
-	sh := h.reg.subShard(channel)
-	sh.mu.Lock()
-	if subs := sh.channels[channel]; subs != nil {
-		if _, ok := subs[s]; ok {
-			subs[s] = nil
-		}
-	}
-	sh.mu.Unlock()
 }
 
 // unregister removes s from the channel's subscribers; it reports whether
