@@ -1,0 +1,64 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// The chat demo is part of dev mode only: / is the page there and nothing
+// (404) otherwise, and dev mode mints tokens the server itself accepts.
+func TestDemoOnlyInDevMode(t *testing.T) {
+	get := func(url string) (*http.Response, string) {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+
+	dev, _ := startServer(t)
+	resp, body := get(dev + "/")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" ||
+		!strings.Contains(body, "/demo/herald.min.js") {
+		t.Errorf("dev mode GET /: %s %q, want 200, text/html and the page", resp.Status, resp.Header.Get("Content-Type"))
+	}
+	resp, _ = get(dev + "/demo/herald.min.js")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/javascript; charset=utf-8" {
+		t.Errorf("dev mode GET /demo/herald.min.js: %s %q", resp.Status, resp.Header.Get("Content-Type"))
+	}
+	tok, err := http.Post(dev+"/demo/token", "application/json", strings.NewReader(`{"user":"u1","name":"Ann"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var minted struct{ Token string }
+	err = json.NewDecoder(tok.Body).Decode(&minted)
+	tok.Body.Close()
+	if tok.StatusCode != http.StatusOK || err != nil {
+		t.Fatalf("dev mode POST /demo/token: %s %v", tok.Status, err)
+	}
+	// A forged token would close with 4502; the minted one connects.
+	if _, stderr, code := runHerald(t, nil, "", "check", "--token", minted.Token, dev); code != 0 {
+		t.Errorf("herald check with the demo's token: exit %d\n%s", code, stderr)
+	}
+
+	prod, _ := startServe(t, nil)
+	for _, path := range []string{"/", "/demo/herald.min.js", "/demo/chat.js"} {
+		if resp, _ := get(prod + path); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("without --dev GET %s: %s, want 404", path, resp.Status)
+		}
+	}
+	resp, err = http.Post(prod+"/demo/token", "application/json", strings.NewReader(`{"user":"u1","name":"Ann"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("without --dev POST /demo/token: %s, want 404", resp.Status)
+	}
+}
