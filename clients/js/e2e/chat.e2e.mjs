@@ -1,0 +1,87 @@
+// Two people chat through the demo page of `herald serve --dev` in a real
+// Chromium; the server is killed and started again while they are in it.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { buildHerald, demo, freePort, Herald, launchChromium } from "./harness.mjs";
+
+let built, herald, browser;
+
+before(async () => {
+  built = buildHerald();
+  herald = new Herald(built.bin, await freePort());
+  await herald.start();
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  await herald?.kill();
+  built?.cleanup();
+});
+
+/** open gives each person a browser context of their own: another user, another shared worker. */
+async function open(name) {
+  const ctx = await browser.newContext({ viewport: { width: 1000, height: 640 } });
+  const page = await ctx.newPage();
+  page.on("pageerror", (err) => console.error(`[${name}] page error:`, err));
+  await page.goto(`${herald.base}/?name=${name}`);
+  await demo.waitFor(page, `${name} connected`, demo.badge, (b) => b.state === "connected");
+  return page;
+}
+
+const has = (text) => (list) => list.some((m) => m.includes(text));
+
+test("two pages chat, see each other typing, and get every message across a server restart", async () => {
+  const ann = await open("Ann");
+  const bob = await open("Bob");
+
+  // Presence shows the names from the tokens the demo minted.
+  await demo.waitFor(ann, "Ann sees Bob online", demo.online, (o) => o.includes("Bob") && o.includes("Ann"));
+  await demo.waitFor(bob, "Bob sees Ann online", demo.online, (o) => o.includes("Bob") && o.includes("Ann"));
+
+  // Typing is an ephemeral publication that the typist does not get back.
+  await ann.type("#text", "hel");
+  await demo.waitFor(bob, "Bob sees Ann typing", demo.typing, (t) => t === "Ann is typing…");
+  assert.equal(await demo.typing(ann), "");
+  await ann.fill("#text", "");
+
+  await demo.send(ann, "hello from Ann");
+  await demo.waitFor(bob, "Bob gets Ann's message", demo.messages, has("Annhello from Ann"));
+  await demo.send(bob, "hi Ann");
+  await demo.waitFor(ann, "Ann gets Bob's answer", demo.messages, has("Bobhi Ann"));
+
+  // Kill the server: both pages notice (the socket closes) and retry.
+  await herald.kill();
+  for (const [name, page] of [["Ann", ann], ["Bob", bob]]) {
+    await demo.waitFor(page, `${name} sees the connection lost`, demo.badge, (b) => b.state !== "connected");
+  }
+  // Meanwhile, 1: Bob types while disconnected; the page holds it.
+  await demo.send(bob, "sent while the server was down");
+  await bob.locator("#messages li.pending").waitFor();
+
+  // Meanwhile, 2: right after the restart the backend publishes through
+  // the API, whether or not the pages are back yet.
+  await herald.start();
+  await herald.api("publish", { channel: "chat:lobby", data: { type: "msg", name: "backend", text: "published after the restart" } });
+
+  // The memory broker starts a new epoch: nothing can be recovered, so
+  // the pages say so and refetch history, which has both messages.
+  for (const [name, page] of [["Ann", ann], ["Bob", bob]]) {
+    const b = await demo.waitFor(page, `${name} back`, demo.badge, (b) => b.state === "connected" && b.reconnects === "1");
+    await demo.waitFor(page, `${name} refetched`, demo.badge, (b) => b.recovery === "history refetched (new epoch)");
+    await demo.waitFor(page, `${name} has both messages`, demo.messages,
+      (m) => has("Bobsent while the server was down")(m) && has("backendpublished after the restart")(m));
+    assert.match(b.text, /1 reconnect/);
+  }
+  assert.equal(await bob.locator("#messages li.pending").count(), 0);
+
+  // And the chat goes on.
+  await demo.send(ann, "still here");
+  await demo.waitFor(bob, "Bob gets Ann's message after the restart", demo.messages, has("Annstill here"));
+
+  if (process.env.HERALD_DEMO_SCREENSHOT) {
+    await bob.type("#text", "lo");
+    await demo.waitFor(ann, "Ann sees Bob typing", demo.typing, (t) => t === "Bob is typing…");
+    await ann.screenshot({ path: process.env.HERALD_DEMO_SCREENSHOT });
+  }
+});

@@ -1,0 +1,84 @@
+// `shared: true` in a real Chromium: the tabs of one browser share one
+// WebSocket through the SharedWorker, each still gets its own channels'
+// publications, and closing the tab that opened the worker changes
+// nothing for the others. Counted on the server with the API's info.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { buildHerald, demo, freePort, Herald, launchChromium, waitUntil } from "./harness.mjs";
+
+let built, herald, browser;
+
+before(async () => {
+  built = buildHerald();
+  herald = new Herald(built.bin, await freePort());
+  await herald.start();
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  await herald?.kill();
+  built?.cleanup();
+});
+
+async function tab(ctx, query) {
+  const page = await ctx.newPage();
+  page.on("pageerror", (err) => console.error(`[${query}] page error:`, err));
+  await page.goto(`${herald.base}/?name=Cat&${query}`);
+  await demo.waitFor(page, `tab ${query} connected`, demo.badge, (b) => b.state === "connected");
+  return page;
+}
+
+const publish = (room, text) => herald.api("publish", { channel: `chat:${room}`, data: { type: "msg", name: "backend", text } });
+const has = (text) => (list) => list.some((m) => m.includes(text));
+/** settled waits until the server's counts are n clients and s subscriptions. */
+const settled = (clients, subs) =>
+  waitUntil(`info: ${clients} clients, ${subs} subscriptions`, async () => {
+    const i = await herald.info();
+    return i.num_clients === clients && i.num_subscriptions === subs && i;
+  });
+
+test("tabs with shared: true make one connection, get their own channels, and outlive the first tab", async () => {
+  const ctx = await browser.newContext();
+  const first = await tab(ctx, "room=lobby");
+  const second = await tab(ctx, "room=lobby");
+  const third = await tab(ctx, "room=random");
+  // One connection for three tabs; two channels (lobby counted once).
+  await settled(1, 2);
+
+  await publish("lobby", "to the lobby");
+  await publish("random", "to random");
+  for (const page of [first, second]) await demo.waitFor(page, "lobby tabs get the lobby", demo.messages, has("to the lobby"));
+  await demo.waitFor(third, "the random tab gets random", demo.messages, has("to random"));
+  // Each tab gets only its channels: the lobby tabs never saw "to random".
+  for (const page of [first, second]) assert.ok(!has("to random")(await demo.messages(page)));
+  assert.ok(!has("to the lobby")(await demo.messages(third)));
+
+  // The first tab opened the worker; closing it (pagehide says goodbye)
+  // leaves the connection and the lobby subscription, still wanted by the
+  // second tab, in place. Closing the third frees its channel.
+  await first.close();
+  await third.close();
+  await settled(1, 1);
+  await publish("lobby", "after the first tab closed");
+  await demo.waitFor(second, "the second tab still receives", demo.messages, has("after the first tab closed"));
+  const b = await demo.badge(second);
+  assert.equal(b.state, "connected");
+  assert.equal(b.reconnects, "0", "the shared connection was never re-made");
+  await ctx.close();
+  await settled(0, 0);
+});
+
+test("without SharedWorker (Chrome on Android) each tab connects by itself", async () => {
+  const ctx = await browser.newContext();
+  await ctx.addInitScript(() => {
+    delete window.SharedWorker;
+  });
+  const one = await tab(ctx, "room=lobby");
+  const two = await tab(ctx, "room=lobby");
+  await settled(2, 2);
+  await publish("lobby", "to both tabs");
+  for (const page of [one, two]) await demo.waitFor(page, "each tab receives", demo.messages, has("to both tabs"));
+  await ctx.close();
+  await settled(0, 0);
+});
