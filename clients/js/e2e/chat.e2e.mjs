@@ -2,7 +2,7 @@
 // Chromium; the server is killed and started again while they are in it.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { buildHerald, demo, freePort, Herald, launchChromium } from "./harness.mjs";
+import { buildHerald, demo, freePort, Herald, launchChromium, waitUntil } from "./harness.mjs";
 
 let built, herald, browser;
 
@@ -80,8 +80,11 @@ test("two pages chat, see each other typing, and get every message across a serv
   await demo.waitFor(bob, "Bob gets Ann's message after the restart", demo.messages, has("Annstill here"));
 
   if (process.env.HERALD_DEMO_SCREENSHOT) {
-    await bob.type("#text", "lo");
-    await demo.waitFor(ann, "Ann sees Bob typing", demo.typing, (t) => t === "Bob is typing…");
+    // Typing is sent at most every 2 s: keep typing until it shows.
+    await waitUntil("Ann sees Bob typing", async () => {
+      await bob.type("#text", "o");
+      return (await demo.typing(ann)) === "Bob is typing…";
+    });
     await ann.screenshot({ path: process.env.HERALD_DEMO_SCREENSHOT });
   }
 });
