@@ -20,8 +20,9 @@ after(async () => {
 });
 
 /** open gives each person a browser context of their own: another user, another shared worker. */
-async function open(name) {
+async function open(t, name) {
   const ctx = await browser.newContext({ viewport: { width: 1000, height: 640 } });
+  t.after(() => ctx.close());
   const page = await ctx.newPage();
   page.on("pageerror", (err) => console.error(`[${name}] page error:`, err));
   await page.goto(`${herald.base}/?name=${name}`);
@@ -31,9 +32,9 @@ async function open(name) {
 
 const has = (text) => (list) => list.some((m) => m.includes(text));
 
-test("two pages chat, see each other typing, and get every message across a server restart", async () => {
-  const ann = await open("Ann");
-  const bob = await open("Bob");
+test("two pages chat, see each other typing, and get every message across a server restart", async (t) => {
+  const ann = await open(t, "Ann");
+  const bob = await open(t, "Bob");
 
   // Presence shows the names from the tokens the demo minted.
   await demo.waitFor(ann, "Ann sees Bob online", demo.online, (o) => o.includes("Bob") && o.includes("Ann"));

@@ -4,7 +4,7 @@
 // nothing for the others. Counted on the server with the API's info.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { buildHerald, demo, freePort, Herald, launchChromium, waitUntil } from "./harness.mjs";
+import { API_KEY, buildHerald, demo, freePort, Herald, launchChromium, waitUntil } from "./harness.mjs";
 
 let built, herald, browser;
 
@@ -38,8 +38,9 @@ const settled = (clients, subs) =>
     return i.num_clients === clients && i.num_subscriptions === subs && i;
   });
 
-test("tabs with shared: true make one connection, get their own channels, and outlive the first tab", async () => {
+test("tabs with shared: true make one connection, get their own channels, and outlive the first tab", async (t) => {
   const ctx = await browser.newContext();
+  t.after(() => ctx.close()); // also when the test fails, so the next one counts from zero
   const first = await tab(ctx, "room=lobby");
   const second = await tab(ctx, "room=lobby");
   const third = await tab(ctx, "room=random");
@@ -65,12 +66,59 @@ test("tabs with shared: true make one connection, get their own channels, and ou
   const b = await demo.badge(second);
   assert.equal(b.state, "connected");
   assert.equal(b.reconnects, "0", "the shared connection was never re-made");
+
+  // The first tab gave the worker its token at the start; reconnecting
+  // now needs a new one, which the worker asks of the tab still open.
+  await herald.kill();
+  await herald.start();
+  await demo.waitFor(second, "the second tab back", demo.badge, (b) => b.state === "connected" && b.reconnects === "1");
+  await settled(1, 1);
+  await publish("lobby", "after the restart");
+  await demo.waitFor(second, "the second tab receives after the restart", demo.messages, has("after the restart"));
   await ctx.close();
   await settled(0, 0);
 });
 
-test("without SharedWorker (Chrome on Android) each tab connects by itself", async () => {
+test("a tab that stops answering the worker's heartbeat is dropped with its subscriptions, and comes back", async (t) => {
   const ctx = await browser.newContext();
+  t.after(() => ctx.close()); // also when the test fails, so the next one counts from zero
+  const live = await tab(ctx, "room=lobby");
+  const stuck = await tab(ctx, "room=random");
+  await settled(1, 2);
+  // A hung tab runs no event handlers, so it can neither say goodbye nor
+  // answer the worker's pings. This one hangs in a loop of synchronous
+  // requests to the server API until the server shows its subscription
+  // gone: only the heartbeat can have dropped it.
+  const dropped = await stuck.evaluate(
+    ({ key, timeout }) => {
+      const deadline = Date.now() + timeout;
+      while (Date.now() < deadline) {
+        const x = new XMLHttpRequest();
+        x.open("POST", "/api/info", false);
+        x.setRequestHeader("Authorization", "apikey " + key);
+        x.send("{}");
+        if (JSON.parse(x.responseText).nodes[0].num_subscriptions === 1) return true;
+      }
+      return false;
+    },
+    { key: API_KEY, timeout: 60_000 },
+  );
+  assert.ok(dropped, "the worker did not drop the hung tab within 60 s");
+  await settled(1, 1);
+  await publish("lobby", "the live tab is unaffected");
+  await demo.waitFor(live, "the live tab receives", demo.messages, has("the live tab is unaffected"));
+  // Alive again, it answers the pings queued meanwhile; the worker does
+  // not know it any more and says "who", and the tab registers again.
+  await settled(1, 2);
+  await publish("random", "welcome back");
+  await demo.waitFor(stuck, "the tab that hung receives again", demo.messages, has("welcome back"));
+  await ctx.close();
+  await settled(0, 0);
+});
+
+test("without SharedWorker (Chrome on Android) each tab connects by itself", async (t) => {
+  const ctx = await browser.newContext();
+  t.after(() => ctx.close()); // also when the test fails, so the next one counts from zero
   await ctx.addInitScript(() => {
     delete window.SharedWorker;
   });
