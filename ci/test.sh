@@ -18,11 +18,16 @@ source ci/need.sh
 
 setup() {
 	need_apt nginx nginx # deploy/: Herald behind a real nginx
+	need_apt node nodejs # clients/js: the TypeScript client's build and tests
+	need_apt npm npm
 	need_apt chromium chromium # clients/js/e2e: the demo in a real browser
 	need_npm clients/js
 }
 
 setup
 go test -race -count=1 -timeout 10m ./...
+# clients/js: build, unit, scenario and integration tests (against a real
+# herald binary the tests build), and the bundle size check.
+(cd clients/js && npm test)
 # The browser end-to-end tests build and start their own herald binary.
 (cd clients/js && npm run test:e2e)
