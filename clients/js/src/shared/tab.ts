@@ -252,6 +252,11 @@ export class SharedClient extends Mirror<ClientEvents, ClientState> {
       this.connected = e;
       for (const w of this.readyWaiters.splice(0)) w.resolve(e);
     });
+    this.on("disconnected", (e) => {
+      // The shared client stopped (a terminal code): ready() fails, as a Client's does.
+      const why = new HeraldError(e.code, e.reason);
+      for (const w of this.readyWaiters.splice(0)) w.reject(why);
+    });
   }
 
   private send(m: TabMessage): void {
@@ -268,7 +273,9 @@ export class SharedClient extends Mirror<ClientEvents, ClientState> {
   }
 
   connect(): void {
-    if (this.wantsConn) return;
+    // After a code that stopped the shared client (state disconnected while
+    // still wanted), connect() starts it again, as it would a Client.
+    if (this.wantsConn && this.state !== "disconnected") return;
     this.wantsConn = true;
     this.move("connecting", reason(ClientCode.ConnectCalled));
     this.send({ t: "connect" });
