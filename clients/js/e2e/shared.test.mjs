@@ -116,6 +116,58 @@ test("a tab that stops answering the worker's heartbeat is dropped with its subs
   await settled(0, 0);
 });
 
+test("the tab's SharedClient has Client's API: calls, errors with their codes, subscriptions of its own", async (t) => {
+  const ctx = await browser.newContext();
+  t.after(() => ctx.close());
+  const page = await tab(ctx, "room=lobby");
+  // A second client in the same tab joins the same worker and connection.
+  const got = await page.evaluate(async () => {
+    const c = new Herald.Client(location.origin, { shared: true });
+    c.connect();
+    const connected = await c.ready(20000);
+    const echo = await c.rpc("echo", { x: 1 });
+    let error;
+    try {
+      await c.publish("chat:no spaces", { type: "msg", text: "x" });
+    } catch (e) {
+      error = { name: e.name, code: e.code, codeName: e.codeName, herald: e instanceof Herald.HeraldError, channel: e.channel };
+    }
+    const sub = c.newSubscription("chat:api");
+    window.apiPubs = [];
+    sub.on("publication", (p) => window.apiPubs.push(p.data.text));
+    sub.subscribe();
+    const subscribed = await sub.ready(20000);
+    window.apiClient = c;
+    return { shared: !(c instanceof Herald.Client), user: connected.user, echo, error, state: c.state, subscribed, subState: sub.state };
+  });
+  assert.equal(got.shared, true);
+  assert.ok(got.user, "the connection carries the demo token's user");
+  assert.deepEqual(got.echo, { x: 1 });
+  assert.equal(got.error.name, "HeraldError");
+  assert.equal(got.error.code, 109);
+  assert.equal(got.error.codeName, "invalid_channel");
+  assert.equal(got.error.herald, true);
+  assert.equal(got.state, "connected");
+  assert.equal(got.subState, "subscribed");
+  assert.equal(got.subscribed.channel, "chat:api");
+  await settled(1, 2);
+
+  await herald.api("publish", { channel: "chat:api", data: { text: "to the API client" } });
+  await waitUntil("the second client's publication", () => page.evaluate(() => window.apiPubs.includes("to the API client")));
+  // The demo's own client in the same tab does not get chat:api.
+  assert.ok(!has("to the API client")(await demo.messages(page)));
+
+  // Its unsubscribe ends only its own subscription; disconnect() only its
+  // own view: the demo's client stays connected on the one connection.
+  await page.evaluate(() => {
+    window.apiClient.getSubscription("chat:api").unsubscribe();
+    window.apiClient.disconnect();
+  });
+  await settled(1, 1);
+  assert.equal(await page.evaluate(() => window.apiClient.state), "disconnected");
+  assert.equal((await demo.badge(page)).state, "connected");
+});
+
 test("without SharedWorker (Chrome on Android) each tab connects by itself", async (t) => {
   const ctx = await browser.newContext();
   t.after(() => ctx.close()); // also when the test fails, so the next one counts from zero
