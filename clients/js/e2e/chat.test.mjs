@@ -1,36 +1,22 @@
 // Two people chat through the demo page of `herald serve --dev` in a real
 // Chromium; the server is killed and started again while they are in it.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { buildHerald, demo, freePort, Herald, launchChromium, waitUntil } from "./harness.mjs";
+import { test } from "node:test";
+import { demo, has, serverAndBrowser, until } from "./harness.mjs";
 
-let built, herald, browser;
-
-before(async () => {
-  built = buildHerald();
-  herald = new Herald(built.bin, await freePort());
-  await herald.start();
-  browser = await launchChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  await herald?.kill();
-  built?.cleanup();
-});
+const env = serverAndBrowser();
 
 /** open gives each person a browser context of their own: another user, another shared worker. */
 async function open(t, name) {
-  const ctx = await browser.newContext({ viewport: { width: 1000, height: 640 } });
+  const ctx = await env.browser.newContext({ viewport: { width: 1000, height: 640 } });
   t.after(() => ctx.close());
   const page = await ctx.newPage();
   page.on("pageerror", (err) => console.error(`[${name}] page error:`, err));
-  await page.goto(`${herald.base}/?name=${name}`);
+  await page.goto(`${env.herald.base}/?name=${name}`);
   await demo.waitFor(page, `${name} connected`, demo.badge, (b) => b.state === "connected");
   return page;
 }
 
-const has = (text) => (list) => list.some((m) => m.includes(text));
 
 test("two pages chat, see each other typing, and get every message across a server restart", async (t) => {
   const ann = await open(t, "Ann");
@@ -52,7 +38,7 @@ test("two pages chat, see each other typing, and get every message across a serv
   await demo.waitFor(ann, "Ann gets Bob's answer", demo.messages, has("Bobhi Ann"));
 
   // Kill the server: both pages notice (the socket closes) and retry.
-  await herald.kill();
+  await env.herald.kill();
   for (const [name, page] of [["Ann", ann], ["Bob", bob]]) {
     await demo.waitFor(page, `${name} sees the connection lost`, demo.badge, (b) => b.state !== "connected");
   }
@@ -62,8 +48,8 @@ test("two pages chat, see each other typing, and get every message across a serv
 
   // Meanwhile, 2: right after the restart the backend publishes through
   // the API, whether or not the pages are back yet.
-  await herald.start();
-  await herald.api("publish", { channel: "chat:lobby", data: { type: "msg", name: "backend", text: "published after the restart" } });
+  await env.herald.start();
+  await env.herald.api("publish", { channel: "chat:lobby", data: { type: "msg", name: "backend", text: "published after the restart" } });
 
   // The memory broker starts a new epoch: nothing can be recovered, so
   // the pages say so and refetch history, which has both messages.
@@ -82,10 +68,10 @@ test("two pages chat, see each other typing, and get every message across a serv
 
   if (process.env.HERALD_DEMO_SCREENSHOT) {
     // Typing is sent at most every 2 s: keep typing until it shows.
-    await waitUntil("Ann sees Bob typing", async () => {
+    await until(async () => {
       await bob.type("#text", "o");
       return (await demo.typing(ann)) === "Bob is typing…";
-    });
+    }, "Ann sees Bob typing");
     await ann.screenshot({ path: process.env.HERALD_DEMO_SCREENSHOT });
   }
 });

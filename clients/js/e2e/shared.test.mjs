@@ -3,43 +3,29 @@
 // publications, and closing the tab that opened the worker changes
 // nothing for the others. Counted on the server with the API's info.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { API_KEY, buildHerald, demo, freePort, Herald, launchChromium, waitUntil } from "./harness.mjs";
+import { test } from "node:test";
+import { apiKey, demo, has, serverAndBrowser, until } from "./harness.mjs";
 
-let built, herald, browser;
-
-before(async () => {
-  built = buildHerald();
-  herald = new Herald(built.bin, await freePort());
-  await herald.start();
-  browser = await launchChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  await herald?.kill();
-  built?.cleanup();
-});
+const env = serverAndBrowser();
 
 async function tab(ctx, query) {
   const page = await ctx.newPage();
   page.on("pageerror", (err) => console.error(`[${query}] page error:`, err));
-  await page.goto(`${herald.base}/?name=Cat&${query}`);
+  await page.goto(`${env.herald.base}/?name=Cat&${query}`);
   await demo.waitFor(page, `tab ${query} connected`, demo.badge, (b) => b.state === "connected");
   return page;
 }
 
-const publish = (room, text) => herald.api("publish", { channel: `chat:${room}`, data: { type: "msg", name: "backend", text } });
-const has = (text) => (list) => list.some((m) => m.includes(text));
+const publish = (room, text) => env.herald.api("publish", { channel: `chat:${room}`, data: { type: "msg", name: "backend", text } });
 /** settled waits until the server's counts are n clients and s subscriptions. */
 const settled = (clients, subs) =>
-  waitUntil(`info: ${clients} clients, ${subs} subscriptions`, async () => {
-    const i = await herald.info();
+  until(async () => {
+    const i = await env.herald.info();
     return i.num_clients === clients && i.num_subscriptions === subs && i;
-  });
+  }, `info: ${clients} clients, ${subs} subscriptions`);
 
 test("tabs with shared: true make one connection, get their own channels, and outlive the first tab", async (t) => {
-  const ctx = await browser.newContext();
+  const ctx = await env.browser.newContext();
   t.after(() => ctx.close()); // also when the test fails, so the next one counts from zero
   const first = await tab(ctx, "room=lobby");
   const second = await tab(ctx, "room=lobby");
@@ -69,8 +55,8 @@ test("tabs with shared: true make one connection, get their own channels, and ou
 
   // The first tab gave the worker its token at the start; reconnecting
   // now needs a new one, which the worker asks of the tab still open.
-  await herald.kill();
-  await herald.start();
+  await env.herald.kill();
+  await env.herald.start();
   await demo.waitFor(second, "the second tab back", demo.badge, (b) => b.state === "connected" && b.reconnects === "1");
   await settled(1, 1);
   await publish("lobby", "after the restart");
@@ -80,7 +66,7 @@ test("tabs with shared: true make one connection, get their own channels, and ou
 });
 
 test("a tab that stops answering the worker's heartbeat is dropped with its subscriptions, and comes back", async (t) => {
-  const ctx = await browser.newContext();
+  const ctx = await env.browser.newContext();
   t.after(() => ctx.close()); // also when the test fails, so the next one counts from zero
   const live = await tab(ctx, "room=lobby");
   const stuck = await tab(ctx, "room=random");
@@ -101,7 +87,7 @@ test("a tab that stops answering the worker's heartbeat is dropped with its subs
       }
       return false;
     },
-    { key: API_KEY, timeout: 60_000 },
+    { key: apiKey, timeout: 60_000 },
   );
   assert.ok(dropped, "the worker did not drop the hung tab within 60 s");
   await settled(1, 1);
@@ -117,7 +103,7 @@ test("a tab that stops answering the worker's heartbeat is dropped with its subs
 });
 
 test("the tab's SharedClient has Client's API: calls, errors with their codes, subscriptions of its own", async (t) => {
-  const ctx = await browser.newContext();
+  const ctx = await env.browser.newContext();
   t.after(() => ctx.close());
   const page = await tab(ctx, "room=lobby");
   // A second client in the same tab joins the same worker and connection.
@@ -152,8 +138,8 @@ test("the tab's SharedClient has Client's API: calls, errors with their codes, s
   assert.equal(got.subscribed.channel, "chat:api");
   await settled(1, 2);
 
-  await herald.api("publish", { channel: "chat:api", data: { text: "to the API client" } });
-  await waitUntil("the second client's publication", () => page.evaluate(() => window.apiPubs.includes("to the API client")));
+  await env.herald.api("publish", { channel: "chat:api", data: { text: "to the API client" } });
+  await until(() => page.evaluate(() => window.apiPubs.includes("to the API client")), "the second client's publication");
   // The demo's own client in the same tab does not get chat:api.
   assert.ok(!has("to the API client")(await demo.messages(page)));
 
@@ -169,7 +155,7 @@ test("the tab's SharedClient has Client's API: calls, errors with their codes, s
 });
 
 test("without SharedWorker (Chrome on Android) each tab connects by itself", async (t) => {
-  const ctx = await browser.newContext();
+  const ctx = await env.browser.newContext();
   t.after(() => ctx.close()); // also when the test fails, so the next one counts from zero
   await ctx.addInitScript(() => {
     delete window.SharedWorker;
