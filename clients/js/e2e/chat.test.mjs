@@ -8,8 +8,7 @@ const env = serverAndBrowser();
 
 /** open gives each person a browser context of their own: another user, another shared worker. */
 async function open(t, name) {
-  const ctx = await env.browser.newContext({ viewport: { width: 1000, height: 640 } });
-  t.after(() => ctx.close());
+  const ctx = await env.context(t, { viewport: { width: 1000, height: 640 } });
   const page = await ctx.newPage();
   page.on("pageerror", (err) => console.error(`[${name}] page error:`, err));
   await page.goto(`${env.herald.base}/?name=${name}`);

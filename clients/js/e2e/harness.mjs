@@ -62,7 +62,16 @@ export function launchChromium() {
  * and stops them after; the returned object holds them meanwhile.
  */
 export function serverAndBrowser() {
-  const env = { herald: null, browser: null };
+  const env = {
+    herald: null,
+    browser: null,
+    /** context opens a browser context (a fresh profile) that closes with test t, passed or failed. */
+    async context(t, options) {
+      const ctx = await env.browser.newContext(options);
+      t.after(() => ctx.close());
+      return ctx;
+    },
+  };
   before(async () => {
     env.herald = new Herald(await freePort());
     await env.herald.start();

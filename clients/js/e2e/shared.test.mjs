@@ -25,8 +25,7 @@ const settled = (clients, subs) =>
   }, `info: ${clients} clients, ${subs} subscriptions`);
 
 test("tabs with shared: true make one connection, get their own channels, and outlive the first tab", async (t) => {
-  const ctx = await env.browser.newContext();
-  t.after(() => ctx.close()); // also when the test fails, so the next one counts from zero
+  const ctx = await env.context(t);
   const first = await tab(ctx, "room=lobby");
   const second = await tab(ctx, "room=lobby");
   const third = await tab(ctx, "room=random");
@@ -66,8 +65,7 @@ test("tabs with shared: true make one connection, get their own channels, and ou
 });
 
 test("a tab that stops answering the worker's heartbeat is dropped with its subscriptions, and comes back", async (t) => {
-  const ctx = await env.browser.newContext();
-  t.after(() => ctx.close()); // also when the test fails, so the next one counts from zero
+  const ctx = await env.context(t);
   const live = await tab(ctx, "room=lobby");
   const stuck = await tab(ctx, "room=random");
   await settled(1, 2);
@@ -103,8 +101,7 @@ test("a tab that stops answering the worker's heartbeat is dropped with its subs
 });
 
 test("the tab's SharedClient has Client's API: calls, errors with their codes, subscriptions of its own", async (t) => {
-  const ctx = await env.browser.newContext();
-  t.after(() => ctx.close());
+  const ctx = await env.context(t);
   const page = await tab(ctx, "room=lobby");
   // A second client in the same tab joins the same worker and connection.
   const got = await page.evaluate(async () => {
@@ -155,8 +152,7 @@ test("the tab's SharedClient has Client's API: calls, errors with their codes, s
 });
 
 test("without SharedWorker (Chrome on Android) each tab connects by itself", async (t) => {
-  const ctx = await env.browser.newContext();
-  t.after(() => ctx.close()); // also when the test fails, so the next one counts from zero
+  const ctx = await env.context(t);
   await ctx.addInitScript(() => {
     delete window.SharedWorker;
   });
