@@ -80,6 +80,10 @@ type Options struct {
 	// Subscription on this client: those the application subscribed the
 	// connection to through the server API.
 	OnPublication func(Publication)
+
+	// second is how long the server's seconds (ping, ttl) last: one second
+	// but in the shared scenario tests, which run them faster.
+	second time.Duration
 }
 
 func (o *Options) setDefaults() {
@@ -107,6 +111,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.HTTPClient == nil {
 		o.HTTPClient = http.DefaultClient
+	}
+	if o.second <= 0 {
+		o.second = time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -29,22 +29,22 @@ type renewal struct {
 // not all refresh together; at least a second before expiry, for the
 // round trip and GetToken; and never before half of ttl, so that a token
 // of a second or two is not refreshed in a loop.
-func refreshDelay(r *rand.Rand, ttl time.Duration) time.Duration {
+func refreshDelay(r *rand.Rand, ttl, second time.Duration) time.Duration {
 	d := time.Duration(float64(ttl) * (0.8 + 0.1*r.Float64()))
-	d = min(d, ttl-time.Second)
+	d = min(d, ttl-second)
 	return max(d, ttl/2)
 }
 
 // schedule sets the next refresh from a reply's expires and ttl (seconds).
-func (rn *renewal) schedule(r *rand.Rand, expires bool, ttlSec uint32) {
+func (rn *renewal) schedule(r *rand.Rand, expires bool, ttlSec uint32, second time.Duration) {
 	*rn = renewal{}
 	if !expires {
 		return
 	}
-	ttl := time.Duration(max(ttlSec, 1)) * time.Second
+	ttl := time.Duration(max(ttlSec, 1)) * second
 	now := time.Now()
 	rn.expires = now.Add(ttl)
-	rn.at = now.Add(refreshDelay(r, ttl))
+	rn.at = now.Add(refreshDelay(r, ttl, second))
 }
 
 // retry schedules another refresh after a temporary failure, with backoff
@@ -150,7 +150,7 @@ func (c *Client) refreshConn(ctx context.Context, cn *conn) {
 		if res == nil {
 			res = &protocol.RefreshResult{}
 		}
-		cn.renew.schedule(c.subRnd, res.Expires, res.TTL)
+		cn.renew.schedule(c.subRnd, res.Expires, res.TTL, c.opts.second)
 		c.wake()
 	}})
 }
@@ -193,7 +193,7 @@ func (c *Client) refreshSub(ctx context.Context, cn *conn, s *Subscription, gen 
 		if res == nil {
 			res = &protocol.SubRefreshResult{}
 		}
-		s.renew.schedule(c.subRnd, res.Expires, res.TTL)
+		s.renew.schedule(c.subRnd, res.Expires, res.TTL, c.opts.second)
 		c.wake()
 	}})
 }

@@ -137,7 +137,7 @@ func (c *Client) session(ctx context.Context) (ending, bool) {
 	// hook (no Token) can be refreshed: an empty refresh asks its refresh
 	// hook.
 	if res.Expires && (c.opts.GetToken != nil || c.opts.Token == "") {
-		cn.renew.schedule(c.subRnd, true, res.TTL)
+		cn.renew.schedule(c.subRnd, true, res.TTL, c.opts.second)
 	} else if res.Expires {
 		c.log.Debug("the credentials expire and there is no GetToken to refresh them", "ttl", res.TTL)
 	}
@@ -146,7 +146,7 @@ func (c *Client) session(ctx context.Context) (ending, bool) {
 		ClientID:      res.Client,
 		User:          res.User,
 		ServerVersion: res.Version,
-		PingInterval:  time.Duration(res.Ping) * time.Second,
+		PingInterval:  time.Duration(res.Ping) * c.opts.second,
 	})
 	c.resubscribe(cn)
 	c.mu.Unlock()
@@ -187,7 +187,7 @@ func (c *Client) sendConnect(ctx context.Context, cn *conn, token string) (*prot
 			// for its messages as long as it takes.
 			cn.readTimeout, cn.timeoutCode = 0, CodeNoPing
 			if r.Connect.Ping > 0 {
-				cn.readTimeout = time.Duration(r.Connect.Ping)*time.Second + c.opts.PingGrace
+				cn.readTimeout = time.Duration(r.Connect.Ping)*c.opts.second + c.opts.PingGrace
 			}
 		}
 		res <- result{r, err}

@@ -267,7 +267,7 @@ func (s *Subscription) subscribed(r *protocol.Reply, recovering bool) {
 	s.recoverable = res.Recoverable
 	s.renew = renewal{}
 	if s.opts.GetToken != nil {
-		s.renew.schedule(c.subRnd, res.Expires, res.TTL)
+		s.renew.schedule(c.subRnd, res.Expires, res.TTL, c.opts.second)
 		c.wake()
 	}
 	s.setState(Subscribed)

@@ -13,6 +13,8 @@ rmSync("dist", { recursive: true, force: true });
 
 const common = { bundle: true, target: "es2020", logLevel: "warning", legalComments: "none" };
 await build({ ...common, entryPoints: ["src/index.ts"], format: "esm", outfile: "dist/index.js", platform: "neutral" });
+// The pure helpers, for the unit tests only.
+await build({ ...common, entryPoints: ["src/unit.ts"], format: "esm", outfile: "dist/unit.js", platform: "neutral" });
 await build({
   ...common,
   entryPoints: ["src/index.ts"],

@@ -311,6 +311,9 @@ export class Client extends Emitter<ClientEvents> {
   emitError(error: Error): void {
     this.log?.("error " + error.message);
     this.emit(this, "error", { error });
+    // Errors about a subscription go to it too.
+    const s = this.subs.get((error as { channel?: string }).channel || "");
+    if (s) this.emit(s, "error", { error });
   }
 
   private setState(to: ClientState, e: { code: number; reason: string }): void {
@@ -370,7 +373,7 @@ export class Client extends Emitter<ClientEvents> {
         // new token, once. Without getToken there is no other token: stop.
         cn.retried118 = true;
         const getToken = this.o.getToken;
-        if (!getToken) return this.lose(cn, { code: e.code, reason: r.error.message || "", reconnect: false }, 1000);
+        if (!getToken) return this.lose(cn, { code: e.code, reason: r.error.message || "", reconnect: false }, 1000, false, true);
         getToken().then(
           (t) => cn === this.conn && !cn.ended && this.sendConnect(cn, t),
           (err) => {

@@ -60,7 +60,7 @@ export function utf8Length(s: string): number {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c >= 0xd800 && c < 0xdc00) {
-      n += 1; // a surrogate pair: 2 units, 4 bytes
+      n += 2; // a surrogate pair: 2 units, 4 bytes
       i++;
     } else if (c >= 0x800) n += 2;
     else if (c >= 0x80) n += 1;

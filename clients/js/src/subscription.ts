@@ -234,8 +234,8 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     }
     const pl = place(this.pos, p.offset, p.epoch);
     if (!pl.deliver) return;
-    this.c.emit(this, "publication", pub(this.channel, p, pl.pos!.epoch));
     if (pl.gap !== undefined) this.c.emitError(new GapError(this.channel, pl.gap, p.offset, pl.pos!.epoch));
+    this.c.emit(this, "publication", pub(this.channel, p, pl.pos!.epoch));
     this.pos = pl.pos;
   }
 
