@@ -62,3 +62,36 @@ func TestDemoOnlyInDevMode(t *testing.T) {
 		t.Errorf("without --dev POST /demo/token: %s, want 404", resp.Status)
 	}
 }
+
+// Dev mode makes an HMAC secret for the demo only when the configuration
+// has no token key of its own: a configured key is never replaced or
+// joined by one the operator does not know.
+func TestApplyDevTokenSecret(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		token TokenConfig
+		made  bool
+	}{
+		{"no key", TokenConfig{}, true},
+		{"hmac secret", TokenConfig{HMACSecret: strings.Repeat("s", 32)}, false},
+		{"public key", TokenConfig{PublicKey: "-----BEGIN PUBLIC KEY-----"}, false},
+		{"public key file", TokenConfig{PublicKeyFile: "/etc/herald/key.pem"}, false},
+		{"jwks", TokenConfig{JWKSURL: "https://example.com/jwks.json"}, false},
+	} {
+		cfg := Config{Token: tc.token}
+		applyDev(&cfg, io.Discard)
+		got := cfg.Token.HMACSecret
+		switch {
+		case tc.made && len(got) < 32:
+			t.Errorf("%s: HMAC secret %q, want a random one of at least 32 bytes", tc.name, got)
+		case !tc.made && got != tc.token.HMACSecret:
+			t.Errorf("%s: HMAC secret changed to %q", tc.name, got)
+		}
+	}
+	a, b := Config{}, Config{}
+	applyDev(&a, io.Discard)
+	applyDev(&b, io.Discard)
+	if a.Token.HMACSecret == b.Token.HMACSecret {
+		t.Error("two starts made the same HMAC secret")
+	}
+}
