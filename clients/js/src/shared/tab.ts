@@ -177,7 +177,12 @@ export class SharedSubscription extends Mirror<SubscriptionEvents, SubscriptionS
     }
     if (n === "publication") {
       const p = e as Publication;
-      if (p.offset) this.pos = { offset: p.offset, epoch: p.epoch || "" };
+      if (p.offset) {
+        // A tab that joined a subscription of other tabs started from its
+        // position; a publication the worker had queued before is not new.
+        if (this.pos && this.pos.epoch === p.epoch && p.offset <= this.pos.offset) return;
+        this.pos = { offset: p.offset, epoch: p.epoch || "" };
+      }
     }
     if (n === "unsubscribed") {
       this.end(e as { code: number; reason: string }); // the worker has forgotten it too
