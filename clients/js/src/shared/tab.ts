@@ -170,7 +170,9 @@ export class SharedSubscription extends Mirror<SubscriptionEvents, SubscriptionS
     if (n === "subscribed") {
       const ev = e as SubscribedEvent;
       this.last = ev;
-      this.pos = ev.recoverable ? { offset: ev.offset, epoch: ev.epoch } : undefined;
+      // Recovered: the missed publications follow and move the position
+      // on; otherwise the tab starts from the stream's position now.
+      if (!(ev.wasRecovering && ev.recovered)) this.pos = ev.recoverable ? { offset: ev.offset, epoch: ev.epoch } : undefined;
       super.fromWorker(n, e);
       for (const w of this.waiters.splice(0)) w.resolve(ev);
       return;
