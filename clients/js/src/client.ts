@@ -1,7 +1,7 @@
 import { backoff, refreshDelay } from "./backoff.js";
 import { decodeFrame, pub, type ServerMessage, type WirePub } from "./codec.js";
 import { disconnects, ErrorCode } from "./codes.js";
-import { clientEnding, Conn, type Ending, type ReplyHandler } from "./conn.js";
+import { clientEnding, Conn, lost, type Ending, type ReplyHandler } from "./conn.js";
 import { Emitter } from "./emitter.js";
 import { ClientCode, clientReasons, HeraldError, replyError, TokenError } from "./errors.js";
 import { renew } from "./refresh.js";
@@ -25,6 +25,7 @@ import type {
   WebSocketConstructor,
 } from "./types.js";
 import { endpointURL } from "./url.js";
+import { timeoutError, wait, type Waiter } from "./wait.js";
 
 /** This library's version, sent in connect by default. */
 export const VERSION = "0.1.0";
@@ -79,7 +80,7 @@ export class Client extends Emitter<ClientEvents> {
   private offline = false;
   private waitingOnline = false;
   private lastConnected?: ConnectedEvent;
-  private readyWaiters: { resolve: (e: ConnectedEvent) => void; reject: (e: unknown) => void }[] = [];
+  private readyWaiters: Waiter<ConnectedEvent>[] = [];
   private waiting: { send: () => void; fail: (e: unknown) => void }[] = [];
   private subs = new Map<string, Subscription>();
   private nextId = 0;
@@ -158,18 +159,7 @@ export class Client extends Emitter<ClientEvents> {
   ready(timeoutMs?: number): Promise<ConnectedEvent> {
     if (this.state === "connected" && this.lastConnected) return Promise.resolve(this.lastConnected);
     if (!this.running && this.stopped) return Promise.reject(this.stopped);
-    return new Promise((resolve, reject) => {
-      const w = { resolve, reject };
-      this.readyWaiters.push(w);
-      if (timeoutMs !== undefined) {
-        const t = this.clock.setTimeout(() => {
-          this.readyWaiters = this.readyWaiters.filter((x) => x !== w);
-          reject(timeoutError());
-        }, timeoutMs);
-        w.resolve = (e) => (this.clock.clearTimeout(t), resolve(e));
-        w.reject = (e) => (this.clock.clearTimeout(t), reject(e));
-      }
-    });
+    return wait(this.readyWaiters, this.clock, timeoutMs);
   }
 
   /** newSubscription makes the client's one subscription to channel; it throws if there is one already. */
@@ -491,7 +481,7 @@ export class Client extends Emitter<ClientEvents> {
    */
   private lose(cn: Conn, end: Ending, closeCode?: number, terminate = false, quiet = false): void {
     if (cn.ended) return;
-    cn.end(new HeraldError(ClientCode.TransportClosed, "connection lost before the reply: the command may or may not have been carried out"), closeCode, undefined, terminate);
+    cn.end(lost(), closeCode, undefined, terminate);
     if (this.conn !== cn) return;
     this.conn = null;
     if (!cn.connected && !quiet) this.emitError(new HeraldError(end.code, "connect: " + end.reason));
@@ -574,10 +564,4 @@ function isJSON(v: unknown): boolean {
   } catch {
     return false;
   }
-}
-
-function timeoutError(): Error {
-  const e = new Error("herald: timed out");
-  e.name = "TimeoutError";
-  return e;
 }

@@ -7,6 +7,7 @@ import type { Conn, Ending } from "./conn.js";
 import { Emitter } from "./emitter.js";
 import { ClientCode, clientReasons, GapError, HeraldError, replyError, TokenError } from "./errors.js";
 import { place } from "./position.js";
+import { wait, type Waiter } from "./wait.js";
 import type {
   CallOptions,
   HistoryOptions,
@@ -36,8 +37,7 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   private pos?: Position;
   private recoverable = false;
   private tempErrors = 0;
-  private retried118 = false;
-  private waiters: { resolve: (e: SubscribedEvent) => void; reject: (e: unknown) => void }[] = [];
+  private waiters: Waiter<SubscribedEvent>[] = [];
   private last?: SubscribedEvent;
 
   /** @internal */
@@ -81,20 +81,7 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   /** ready resolves once Subscribed (at once if it is); it rejects when the subscription ends or after timeoutMs. */
   ready(timeoutMs?: number): Promise<SubscribedEvent> {
     if (this.state === "subscribed" && this.last) return Promise.resolve(this.last);
-    return new Promise((resolve, reject) => {
-      const w = { resolve, reject };
-      this.waiters.push(w);
-      if (timeoutMs !== undefined) {
-        const t = this.c.clock.setTimeout(() => {
-          this.waiters = this.waiters.filter((x) => x !== w);
-          const e = new Error("herald: timed out");
-          e.name = "TimeoutError";
-          reject(e);
-        }, timeoutMs);
-        w.resolve = (e) => (this.c.clock.clearTimeout(t), resolve(e));
-        w.reject = (e) => (this.c.clock.clearTimeout(t), reject(e));
-      }
-    });
+    return wait(this.waiters, this.c.clock, timeoutMs);
   }
 
   publish(data: unknown, opts?: PublishOptions): Promise<PublishResult> {
@@ -148,20 +135,16 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   private onReply(cn: Conn, r: ServerMessage, recovering: boolean): void {
     if (r.error) {
       const e = replyError(r.error, this.channel);
-      if (e.temporary) {
+      // 118: getToken gave a token that had expired already; the next may
+      // not have, but a second failure in a row ends the subscription.
+      if (e.temporary || (e.code === ErrorCode.TokenExpired && this.opts.getToken && !this.tempErrors)) {
         this.c.emitError(e);
         return this.again(cn, this.tempErrors++);
-      }
-      if (e.code === ErrorCode.TokenExpired && this.opts.getToken && !this.retried118) {
-        this.retried118 = true;
-        this.c.emitError(e);
-        return this.again(cn, 0);
       }
       this.end({ code: e.code, reason: r.error.message || "" }, e);
       return;
     }
     this.tempErrors = 0;
-    this.retried118 = false;
     this.subscribed(cn, (r.subscribe || {}) as WireSubscribe, recovering);
   }
 
@@ -170,7 +153,7 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     const ev: SubscribedEvent = {
       channel: this.channel,
       wasRecovering: recovering,
-      recovered: !!res.recovered,
+      recovered: recovering && !!res.recovered,
       recoverable: !!res.recoverable,
       offset: res.offset || 0,
       epoch,

@@ -2,6 +2,7 @@
 // tests: the binary is built once from the repository (go build), each
 // server listens on a free loopback port, and is killed when done.
 import { execFileSync, spawn } from "node:child_process";
+import { createHmac } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -83,6 +84,11 @@ export async function startHerald({ config, port, env } = {}) {
       });
       return r.json();
     },
+    /** stop shuts the server down as an operator does (SIGTERM): clients get 4000 shutdown. */
+    async stop() {
+      if (p.exitCode === null && p.signalCode === null) p.kill("SIGTERM");
+      await exited;
+    },
     /** kill stops the server at once (SIGKILL): no disconnect push, no close frame. */
     async kill() {
       if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
@@ -114,4 +120,11 @@ export function next(target, event, pred = () => true) {
     };
     target.on(event, h);
   });
+}
+
+/** hs256 mints a token as an application backend would. */
+export function hs256(secret, claims) {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const head = b64({ alg: "HS256", typ: "JWT" }) + "." + b64(claims);
+  return head + "." + createHmac("sha256", secret).update(head).digest("base64url");
 }
