@@ -22,7 +22,8 @@ func TestDemoOnlyInDevMode(t *testing.T) {
 		return resp, string(b)
 	}
 
-	dev, _ := startServer(t)
+	dev, p := startServer(t)
+	p.waitFor(t, p.stderr, "the demo's URL in the log", hasAll("chat demo", dev+"/"))
 	resp, body := get(dev + "/")
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" ||
 		!strings.Contains(body, "/demo/herald.min.js") {

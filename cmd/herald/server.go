@@ -222,6 +222,9 @@ func (s *server) run(ctx context.Context) error {
 		"websocket", "ws://"+addr+"/connection/websocket",
 		"api", api, "metrics", "http://"+addr+"/metrics",
 		"broker", "memory", "version", version)
+	if s.cfg.Dev {
+		s.log.Info("chat demo (dev mode): open it in a browser", "url", "http://"+addr+"/")
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(ln) }()
