@@ -6,20 +6,21 @@
 // for with generous deadlines, never by sleeping.
 import { after, before } from "node:test";
 import { chromium } from "playwright-core";
-import { apiKey, freePort, startHerald, until } from "../test/lib/herald.mjs";
+import { apiKey, freePort, heraldBin, startHerald, until } from "../test/lib/herald.mjs";
 
-export { apiKey, until };
+export { apiKey, heraldBin, until };
 
-/** Herald is one `herald serve --dev` on a port of its own, across restarts. */
+/** Herald is one `herald serve --dev` (with config, YAML text, if given) on a port of its own, across restarts. */
 export class Herald {
-  constructor(port) {
+  constructor(port, config) {
     this.port = port;
+    this.config = config;
     this.base = `http://127.0.0.1:${port}`;
     this.server = null;
   }
 
   async start() {
-    this.server = await startHerald({ port: this.port });
+    this.server = await startHerald({ port: this.port, config: this.config });
   }
 
   /** kill ends the server at once (SIGKILL): no drain, no goodbye to the clients. */
@@ -58,10 +59,10 @@ export function launchChromium() {
 }
 
 /**
- * serverAndBrowser starts a server and a browser before the file's tests
+ * serverAndBrowser starts a server (with config) and a browser before the file's tests
  * and stops them after; the returned object holds them meanwhile.
  */
-export function serverAndBrowser() {
+export function serverAndBrowser(config) {
   const env = {
     herald: null,
     browser: null,
@@ -73,7 +74,7 @@ export function serverAndBrowser() {
     },
   };
   before(async () => {
-    env.herald = new Herald(await freePort());
+    env.herald = new Herald(await freePort(), config);
     await env.herald.start();
     env.browser = await launchChromium();
   });
