@@ -15,11 +15,13 @@
 import { Client } from "../client.js";
 import { Emitter } from "../emitter.js";
 import { ClientCode, clientReasons, HeraldError } from "../errors.js";
+import { wait, type Waiter } from "../wait.js";
 import type {
   CallOptions,
   ClientEvents,
   ClientOptions,
   ClientState,
+  Clock,
   ConnectedEvent,
   HistoryOptions,
   HistoryResult,
@@ -59,11 +61,12 @@ function reason(code: number): { code: number; reason: string } {
   return { code, reason: clientReasons[code] };
 }
 
-function timeoutError(): Error {
-  const e = new Error("herald: timed out");
-  e.name = "TimeoutError";
-  return e;
-}
+/** The tab's own timers, for ready(timeout): the clock option is not used in shared mode. */
+const clock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
 
 /**
  * Mirror holds a state driven both by the tab's own calls (which change it
@@ -89,12 +92,15 @@ class Mirror<E extends Record<string, unknown>, S extends string> extends Emitte
   fromWorker(n: string, e: unknown): void {
     if (n === "state") {
       const to = (e as { to: S }).to;
-      if (to === this.state) {
+      const from = this.state;
+      if (to === from) {
         this.skip = to;
         return;
       }
       this.skip = null;
       this.state = to;
+      this.fire("state", { from, to } as E["state"]); // from as this tab saw it
+      return;
     } else if (n === this.skip) {
       this.skip = null;
       return;
@@ -107,7 +113,7 @@ export class SharedSubscription extends Mirror<SubscriptionEvents, SubscriptionS
   private wanted = false;
   private pos?: Position;
   private last?: SubscribedEvent;
-  private waiters: { resolve: (e: SubscribedEvent) => void; reject: (e: unknown) => void }[] = [];
+  private waiters: Waiter<SubscribedEvent>[] = [];
 
   /** @internal */
   constructor(
@@ -138,7 +144,7 @@ export class SharedSubscription extends Mirror<SubscriptionEvents, SubscriptionS
 
   ready(timeoutMs?: number): Promise<SubscribedEvent> {
     if (this.state === "subscribed" && this.last) return Promise.resolve(this.last);
-    return waitFor(this.waiters, timeoutMs);
+    return wait(this.waiters, clock, timeoutMs);
   }
 
   publish(data: unknown, opts?: PublishOptions): Promise<PublishResult> {
@@ -202,33 +208,14 @@ export class SharedSubscription extends Mirror<SubscriptionEvents, SubscriptionS
   }
 }
 
-function waitFor<T>(waiters: { resolve: (e: T) => void; reject: (e: unknown) => void }[], timeoutMs?: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const w = { resolve, reject };
-    waiters.push(w);
-    if (timeoutMs !== undefined) {
-      const t = setTimeout(() => {
-        waiters.splice(waiters.indexOf(w) >>> 0, 1);
-        reject(timeoutError());
-      }, timeoutMs);
-      w.resolve = (e) => (clearTimeout(t), resolve(e));
-      w.reject = (e) => (clearTimeout(t), reject(e));
-    }
-  });
-}
-
-interface Pending {
-  resolve: (v: unknown) => void;
-  reject: (e: unknown) => void;
-}
 
 export class SharedClient extends Mirror<ClientEvents, ClientState> {
   private port: MessagePort;
   private wantsConn = false;
   private subs = new Map<string, SharedSubscription>();
   private connected?: ConnectedEvent;
-  private readyWaiters: Pending[] = [];
-  private calls = new Map<number, Pending>();
+  private readyWaiters: Waiter<ConnectedEvent>[] = [];
+  private calls = new Map<number, Waiter<unknown>>();
   /** Calls made while this tab is disconnected wait for its connect(), as a Client's do. */
   private held: (() => void)[] = [];
   private nextId = 0;
@@ -304,7 +291,7 @@ export class SharedClient extends Mirror<ClientEvents, ClientState> {
 
   ready(timeoutMs?: number): Promise<ConnectedEvent> {
     if (this.state === "connected" && this.connected) return Promise.resolve(this.connected);
-    return waitFor(this.readyWaiters as { resolve: (e: ConnectedEvent) => void; reject: (e: unknown) => void }[], timeoutMs);
+    return wait(this.readyWaiters, clock, timeoutMs);
   }
 
   newSubscription(channel: string, options: SubscriptionOptions = {}): SharedSubscription {
