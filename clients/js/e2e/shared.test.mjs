@@ -148,6 +148,8 @@ test("the tab's SharedClient has Client's API: calls, errors with their codes, s
   });
   await settled(1, 1);
   assert.equal(await page.evaluate(() => window.apiClient.state), "disconnected");
+  // A disconnected client's ready() fails at once with why (3 client_closed).
+  assert.equal(await page.evaluate(() => window.apiClient.ready().then(() => "resolved", (e) => e.codeName)), "client_closed");
   assert.equal((await demo.badge(page)).state, "connected");
 });
 

@@ -215,6 +215,7 @@ export class SharedClient extends Mirror<ClientEvents, ClientState> {
   private subs = new Map<string, SharedSubscription>();
   private connected?: ConnectedEvent;
   private readyWaiters: Waiter<ConnectedEvent>[] = [];
+  private stopped?: HeraldError;
   private calls = new Map<number, Waiter<unknown>>();
   /** Calls made while this tab is disconnected wait for its connect(), as a Client's do. */
   private held: (() => void)[] = [];
@@ -247,9 +248,10 @@ export class SharedClient extends Mirror<ClientEvents, ClientState> {
       for (const w of this.readyWaiters.splice(0)) w.resolve(e);
     });
     this.on("disconnected", (e) => {
-      // The shared client stopped (a terminal code): ready() fails, as a Client's does.
-      const why = new HeraldError(e.code, e.reason);
-      for (const w of this.readyWaiters.splice(0)) w.reject(why);
+      // Stopped (a terminal code, or disconnect() here): ready() fails,
+      // now and until the next connect(), as a Client's does.
+      this.stopped = new HeraldError(e.code, e.reason);
+      for (const w of this.readyWaiters.splice(0)) w.reject(this.stopped);
     });
   }
 
@@ -271,6 +273,7 @@ export class SharedClient extends Mirror<ClientEvents, ClientState> {
     // still wanted), connect() starts it again, as it would a Client.
     if (this.wantsConn && this.state !== "disconnected") return;
     this.wantsConn = true;
+    this.stopped = undefined;
     this.move("connecting", reason(ClientCode.ConnectCalled));
     this.send({ t: "connect" });
     for (const s of this.subs.values()) if (s.isWanted) this.register(s);
@@ -291,6 +294,7 @@ export class SharedClient extends Mirror<ClientEvents, ClientState> {
 
   ready(timeoutMs?: number): Promise<ConnectedEvent> {
     if (this.state === "connected" && this.connected) return Promise.resolve(this.connected);
+    if (this.state === "disconnected" && this.stopped) return Promise.reject(this.stopped);
     return wait(this.readyWaiters, clock, timeoutMs);
   }
 
