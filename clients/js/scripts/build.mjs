@@ -11,7 +11,26 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 process.chdir(root);
 rmSync("dist", { recursive: true, force: true });
 
-const common = { bundle: true, target: "es2020", logLevel: "warning", legalComments: "none" };
+// The client's internal members, renamed to short names in both builds so
+// that the browser bundle stays small. Only names that are never a wire
+// key, an option (clock, random), a public member or a built-in's method (push, send, call,
+// end, write) may be listed: the tests run the renamed builds.
+const internal = [
+  "conn", "url", "WS", "running", "loop", "attempt", "retryTimer", "offline",
+  "waitingOnline", "dialing", "lastConnected", "readyWaiters", "waiting", "subs", "nextId", "events", "stopped",
+  "command", "emit", "drain", "emitError", "setState", "dial", "sendConnect", "onConnectReply",
+  "watchPings", "onFrame", "handle", "badMessage", "onClose", "lose", "stop", "retry", "onOffline",
+  "onOnline", "listenNetwork", "scheduleRefresh", "after", "cancel", "take", "flush", "out", "flushing",
+  "pending", "timers", "readTimeout", "connectTimer", "retried118", "sendNow", "onWriteError", "wanted",
+  "gen", "tempErrors", "waiters", "opts", "again", "onReply", "onPub", "lost", "handlers", "fire",
+];
+const common = {
+  bundle: true,
+  target: "es2020",
+  logLevel: "warning",
+  legalComments: "none",
+  mangleProps: new RegExp(`^(${internal.join("|")})$`),
+};
 await build({ ...common, entryPoints: ["src/index.ts"], format: "esm", outfile: "dist/index.js", platform: "neutral" });
 // The pure helpers, for the unit tests only.
 await build({ ...common, entryPoints: ["src/unit.ts"], format: "esm", outfile: "dist/unit.js", platform: "neutral" });

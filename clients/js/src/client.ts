@@ -79,6 +79,8 @@ export class Client extends Emitter<ClientEvents> {
   private retryTimer: unknown;
   private offline = false;
   private waitingOnline = false;
+  /** An attempt is waiting for getToken. */
+  private dialing = false;
   private lastConnected?: ConnectedEvent;
   private readyWaiters: Waiter<ConnectedEvent>[] = [];
   private waiting: { send: () => void; fail: (e: unknown) => void }[] = [];
@@ -141,6 +143,7 @@ export class Client extends Emitter<ClientEvents> {
     if (!this.running && this.state === "disconnected") return;
     this.running = false;
     this.loop++;
+    this.dialing = false;
     this.clock.clearTimeout(this.retryTimer);
     this.listenNetwork(false);
     const why = new HeraldError(ClientCode.ClientClosed, clientReasons[ClientCode.ClientClosed]);
@@ -319,14 +322,21 @@ export class Client extends Emitter<ClientEvents> {
     const loop = this.loop;
     let token = this.o.token;
     if (this.o.getToken) {
+      this.dialing = true;
       try {
         token = await this.o.getToken();
       } catch (err) {
         if (loop !== this.loop) return;
         this.emitError(new TokenError(err));
         return this.retry();
+      } finally {
+        if (loop === this.loop) this.dialing = false;
       }
       if (loop !== this.loop) return;
+      if (this.offline) {
+        this.waitingOnline = true; // the browser went offline meanwhile
+        return;
+      }
     }
     this.log?.("dial " + this.url);
     let ws;
@@ -534,7 +544,8 @@ export class Client extends Emitter<ClientEvents> {
     if (!this.running || !this.waitingOnline) return;
     this.waitingOnline = false;
     this.log?.("the browser is online again");
-    this.dial();
+    // An attempt waiting for getToken goes on by itself.
+    if (!this.dialing) this.dial();
   };
 
   private listenNetwork(on: boolean): void {

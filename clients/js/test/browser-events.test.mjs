@@ -45,6 +45,25 @@ test("offline: the connection counts as lost and no attempt is made until online
   assert.equal(c.state, "disconnected");
 });
 
+test("offline and online again while getToken runs: one attempt, not two", async () => {
+  const s = await startHerald();
+  servers.push(s);
+  let calls = 0;
+  let give;
+  const c = new Client(s.base, {
+    websocket: WebSocket,
+    getToken: () => (calls++, new Promise((r) => (give = r))),
+  });
+  c.connect();
+  win.dispatchEvent(new Event("offline"));
+  win.dispatchEvent(new Event("online"));
+  assert.equal(calls, 1, "online while the attempt waits for its token starts no other");
+  give("");
+  await c.ready();
+  assert.equal(calls, 1);
+  c.disconnect();
+});
+
 test("debug: every frame in and out and every state change, with a timestamp", async () => {
   const s = await startHerald();
   servers.push(s);

@@ -132,3 +132,46 @@ test("a force_disconnect from the API stops the client: Disconnected with 4503, 
   assert.equal(c.state, "disconnected");
   await assert.rejects(c.ready(), (err) => err.code === 4503);
 });
+
+test("join and leave, and subscriptions made by the server API (sub and unsub pushes)", async () => {
+  const s = await server();
+  const a = client(s.base);
+  const b = client(s.base);
+  const room = a.newSubscription("chat:lobby");
+  const joins = [];
+  const leaves = [];
+  room.on("join", (e) => joins.push(e.client));
+  room.on("leave", (e) => leaves.push(e.client));
+  room.subscribe();
+  a.connect();
+  b.connect();
+  const { client: idA } = await a.ready();
+  const { client: idB } = await b.ready();
+  await room.ready();
+  const bRoom = b.newSubscription("chat:lobby");
+  bRoom.subscribe();
+  await bRoom.ready();
+  await until(() => joins.includes(idB), "b's join");
+  bRoom.unsubscribe();
+  await until(() => leaves.includes(idB), "b's leave");
+
+  // A channel a has no Subscription for: its publications go to the client.
+  const loose = [];
+  a.on("publication", (p) => loose.push(p));
+  await s.api("subscribe", { client: idA, channel: "sports" });
+  await s.api("publish", { channel: "sports", data: { score: "1-0" } });
+  await until(() => loose.length === 1, "the publication of the API's subscription");
+  assert.equal(loose[0].channel, "sports");
+
+  // A Subscription object that was not subscribed becomes Subscribed by the push.
+  const alerts = a.newSubscription("alerts");
+  const subscribed = next(alerts, "subscribed");
+  await s.api("subscribe", { client: idA, channel: "alerts" });
+  await subscribed;
+  assert.equal(alerts.state, "subscribed");
+  const unsubscribed = next(alerts, "unsubscribed");
+  await s.api("unsubscribe", { client: idA, channel: "alerts" });
+  assert.equal((await unsubscribed).code, 8);
+  a.disconnect();
+  b.disconnect();
+});

@@ -3,7 +3,6 @@
 // TypeScript client: a scripted server behind a fake WebSocket, virtual
 // time, and a seeded random, so that every backoff and ping deadline is
 // checked exactly and the run takes milliseconds.
-import { Client, GapError, HeraldError, RefreshError, TokenError } from "../../dist/index.js";
 
 /** VirtualClock runs timers when the scenario says time passes, never by itself. */
 class VirtualClock {
@@ -70,8 +69,13 @@ function tokens(list, log) {
   };
 }
 
-/** run plays one scenario and throws at the first step that does not hold. */
-export async function run(sc) {
+/**
+ * run plays one scenario against the client module herald (the ESM build
+ * or the browser bundle's global) and throws at the first step that does
+ * not hold.
+ */
+export async function run(sc, herald) {
+  const { Client } = herald;
   const clock = new VirtualClock();
   const wire = []; // what the client did on the wire: {dial}, {frame}, {closed}
   const events = []; // what it reported
@@ -117,14 +121,14 @@ export async function run(sc) {
   };
   if (o.getToken) opts.getToken = tokens(o.getToken, trace);
   const c = new Client("http://herald.test", opts);
-  record(c, undefined, events);
+  record(c, undefined, events, herald);
   const subs = {};
   for (const s of sc.subscriptions || []) {
     const so = { ...s };
     delete so.channel;
     if (s.getToken) so.getToken = tokens(s.getToken, trace);
     subs[s.channel] = c.newSubscription(s.channel, so);
-    record(subs[s.channel], s.channel, events);
+    record(subs[s.channel], s.channel, events, herald);
   }
 
   const fail = (i, step, msg) => {
@@ -223,13 +227,13 @@ export async function run(sc) {
 }
 
 /** record turns the client's events into the scenario's plain form. */
-function record(target, channel, events) {
+function record(target, channel, events, herald) {
   const kinds = ["connecting", "connected", "disconnected", "subscribing", "subscribed", "unsubscribed", "publication", "join", "leave"];
   for (const k of kinds) {
     // A channel's publications without a subscription go to the client.
     target.on(k, (e) => events.push({ type: k, ...(channel ? { channel } : {}), ...flat(k, e) }));
   }
-  if (!channel) target.on("error", ({ error }) => events.push({ type: "error", ...errorFields(error) }));
+  if (!channel) target.on("error", ({ error }) => events.push({ type: "error", ...errorFields(error, herald) }));
 }
 
 function flat(kind, e) {
@@ -245,7 +249,7 @@ function flat(kind, e) {
   return { ...e };
 }
 
-function errorFields(e) {
+function errorFields(e, { GapError, HeraldError, RefreshError, TokenError }) {
   if (e instanceof GapError) return { kind: "gap", channel: e.channel, expected: e.expected, got: e.got };
   if (e instanceof TokenError) return { kind: "token", ...(e.channel ? { channel: e.channel } : {}) };
   if (e instanceof RefreshError)
