@@ -4,10 +4,10 @@
 // names taken from tokens rather than from whatever a tab claims.
 //
 // The page, its script and the client bundles live in static/ and are
-// embedded in the binary. The bundles (herald.min.js,
-// herald-shared-worker.min.js) are copied there from clients/js/dist by
-// ci/generate.sh, which fails when the committed copies are stale; the
-// rest of static/ is written by hand.
+// embedded in the binary. The bundles (herald.min.js, herald-shared.min.js
+// and herald-shared-worker.min.js, for shared: true) are copied there from
+// clients/js/dist by ci/generate.sh, which fails when the committed copies
+// are stale; the rest of static/ is written by hand.
 //
 // cmd/herald mounts Handler only in development mode: outside it, / serves
 // nothing.
