@@ -62,15 +62,17 @@
     $("login").hidden = true;
     $("chat").hidden = false;
     const opts = { name: "herald-demo", debug: params.has("debug") };
-    let token = null;
+    // The first token now, the next ones (refresh, reconnect) on demand.
+    // Only a server without a token endpoint makes the page anonymous; one
+    // that cannot be reached now is asked again by the client's retries.
+    let token;
     try {
       token = await getToken();
     } catch (err) {
       console.warn("herald demo:", err);
     }
     if (token !== null) {
-      // The first token now, the next ones (refresh, reconnect) on demand.
-      opts.token = token;
+      if (token) opts.token = token;
       opts.getToken = getToken;
     }
     if (params.get("shared") !== "0") opts.shared = true; // the worker script is found next to herald-shared.min.js
