@@ -124,6 +124,15 @@ test("the tab's SharedClient has Client's API: calls, errors with their codes, s
     return { shared: !(c instanceof Herald.Client), user: connected.user, echo, error, state: c.state, subscribed, subState: sub.state };
   });
   assert.equal(got.shared, true);
+  const wrongWorker = await page.evaluate(
+    () =>
+      new Promise((resolve) => {
+        const c = new Herald.Client(location.origin, { shared: { workerUrl: "/demo/no-such-worker.js" } });
+        c.on("error", (e) => resolve(e.error.message));
+        c.connect();
+      }),
+  );
+  assert.match(wrongWorker, /no-such-worker\.js failed to start; check shared\.workerUrl/);
   assert.ok(got.user, "the connection carries the demo token's user");
   assert.deepEqual(got.echo, { x: 1 });
   assert.equal(got.error.name, "HeraldError");

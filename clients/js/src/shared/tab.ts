@@ -232,6 +232,9 @@ export class SharedClient extends Mirror<ClientEvents, ClientState> {
     const d = o.debug;
     if (d) this.log = typeof d === "function" ? d : (l) => console.debug(l);
     const worker = new SharedWorker(workerUrl, { name: "herald " + url });
+    // A worker script that does not load (a wrong workerUrl) would leave
+    // the tab connecting forever without a word: say it.
+    worker.onerror = () => this.fire("error", { error: new Error(`herald: shared: the worker ${workerUrl} failed to start; check shared.workerUrl`) });
     this.port = worker.port;
     this.port.onmessage = (ev) => this.onMessage(ev.data as WorkerMessage);
     this.port.start();
