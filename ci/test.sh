@@ -13,37 +13,14 @@ cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.."
 #   need_apt redis-server redis-server   # command, then apt package
 #   need_npm clients/js                  # a package.json directory
 
-# need_apt CMD PKG installs the apt package PKG unless CMD is on PATH (or in
-# an sbin directory, where Debian puts daemons such as nginx).
-need_apt() {
-	local cmd=$1 pkg=$2
-	if command -v "$cmd" >/dev/null 2>&1 || [[ -x /usr/sbin/$cmd ]]; then
-		return
-	fi
-	if ! command -v apt-get >/dev/null 2>&1; then
-		echo "ci/test.sh: $cmd is missing and this is not a Debian-like system: install $pkg, then run again" >&2
-		exit 1
-	fi
-	echo "ci/test.sh: installing $pkg (for $cmd)" >&2
-	local sudo=
-	if [[ $(id -u) != 0 ]]; then sudo=sudo; fi
-	$sudo apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$pkg"
-}
-
-# need_npm DIR runs npm ci in DIR unless its node_modules is up to date.
-need_npm() {
-	local dir=$1
-	if [[ -d $dir/node_modules && $dir/node_modules -nt $dir/package-lock.json ]]; then
-		return
-	fi
-	(cd "$dir" && npm ci --no-audit --no-fund)
-}
+# need_apt and need_npm live in ci/need.sh, shared with ci/generate.sh.
+source ci/need.sh
 
 setup() {
 	need_apt nginx nginx # deploy/: Herald behind a real nginx
 	need_apt node nodejs # clients/js: the TypeScript client's build and tests
 	need_apt npm npm
+	need_apt chromium chromium # clients/js/e2e: the demo in a real browser
 	need_npm clients/js
 }
 
@@ -52,3 +29,5 @@ go test -race -count=1 -timeout 10m ./...
 # clients/js: build, unit, scenario and integration tests (against a real
 # herald binary the tests build), and the bundle size check.
 (cd clients/js && npm test)
+# The browser end-to-end tests build and start their own herald binary.
+(cd clients/js && npm run test:e2e)

@@ -239,8 +239,15 @@ func freeAddr(t *testing.T) string {
 // answers /healthz.
 func startServer(t *testing.T, env ...string) (string, *process) {
 	t.Helper()
+	return startServe(t, env, "--dev", "--api-key", testAPIKey)
+}
+
+// startServe runs `herald serve --listen <free address> args...` and
+// returns its base URL once it answers /healthz.
+func startServe(t *testing.T, env []string, args ...string) (string, *process) {
+	t.Helper()
 	addr := freeAddr(t)
-	p := startHerald(t, env, "serve", "--dev", "--listen", addr, "--api-key", testAPIKey)
+	p := startHerald(t, env, append([]string{"serve", "--listen", addr}, args...)...)
 	base := "http://" + addr
 	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(waitTimeout)

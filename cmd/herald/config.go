@@ -17,7 +17,7 @@ import (
 type Config struct {
 	Listen string `yaml:"listen" doc:"Address to listen on, host:port. Use 0.0.0.0:8000 to accept connections from other machines."`
 	APIKey string `yaml:"api_key" doc:"Key for the server HTTP API (header 'Authorization: apikey KEY'). Empty disables the API, except in dev mode, which makes a random one."`
-	Dev    bool   `yaml:"dev" doc:"Development mode: anonymous connections; client publish, history, presence and join/leave in every channel, any namespace; the RPC method echo. Insecure: never in production."`
+	Dev    bool   `yaml:"dev" doc:"Development mode: anonymous connections; client publish, history, presence and join/leave in every channel, any namespace; the RPC method echo; the chat demo at / (signing its tokens with a random token.hmac_secret when no token key is set). Insecure: never in production."`
 
 	Token      TokenConfig                `yaml:"token"`
 	Hooks      HooksConfig                `yaml:"hooks"`

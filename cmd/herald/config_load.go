@@ -25,7 +25,7 @@ var serveFlags = []serveFlag{
 	{"listen", "listen", "ADDR", "address to listen on, host:port"},
 	{"api-key", "api_key", "KEY", "key for the server HTTP API (header 'Authorization: apikey KEY')"},
 	{"config", "", "FILE", "YAML configuration file"},
-	{"dev", "dev", "", "development mode: anonymous connections; client publish, history,\npresence and join/leave in every channel; the RPC method echo; prints\nthe API key (random unless --api-key). Insecure: never in production"},
+	{"dev", "dev", "", "development mode: anonymous connections; client publish, history,\npresence and join/leave in every channel; the RPC method echo; the chat\ndemo at /; prints the API key (random unless --api-key). Insecure: never in production"},
 	{"token-hmac-secret", "token.hmac_secret", "SECRET", "HMAC secret that connection tokens are signed with (HS256/384/512);\nwith it set and no --dev, anonymous connections are refused"},
 	{"log-level", "log.level", "LEVEL", "debug, info, warn or error"},
 	{"log-format", "log.format", "FORMAT", "text or json"},

@@ -58,6 +58,15 @@ func applyDev(cfg *Config, w io.Writer) {
 		_, _ = rand.Read(b[:])
 		cfg.APIKey = hex.EncodeToString(b[:])
 	}
+	// The demo page at / plays the application backend and mints tokens,
+	// so that presence shows names: it needs an HMAC secret, made here
+	// unless the configuration brings a token key of its own.
+	t := &cfg.Token
+	if t.HMACSecret == "" && t.PublicKey == "" && t.PublicKeyFile == "" && t.JWKSURL == "" {
+		var b [32]byte
+		_, _ = rand.Read(b[:])
+		t.HMACSecret = hex.EncodeToString(b[:])
+	}
 	dev := func(ns *NamespaceConfig) {
 		ns.AllowPublish = true
 		ns.Presence = true
@@ -75,7 +84,7 @@ func applyDev(cfg *Config, w io.Writer) {
 	banner := []string{
 		"WARNING: development mode (--dev) is INSECURE: anonymous connections; client publish,",
 		"history, presence and join/leave in every channel; any namespace accepted; the RPC",
-		"method echo. Never use it in production.",
+		"method echo; a chat demo at / that mints tokens for any name. Never use it in production.",
 		"API key: " + cfg.APIKey,
 	}
 	if generated {

@@ -19,6 +19,7 @@ import (
 	"github.com/heraldrt/herald"
 	"github.com/heraldrt/herald/api"
 	"github.com/heraldrt/herald/authn"
+	"github.com/heraldrt/herald/demo"
 	"github.com/heraldrt/herald/hooks"
 	"github.com/heraldrt/herald/hub"
 	"github.com/heraldrt/herald/memory"
@@ -99,6 +100,14 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		}
 		writeStatus(w, http.StatusOK, "ready")
 	})
+	if cfg.Dev {
+		// The chat demo; outside dev mode / is not routed at all (404).
+		// Without an HMAC secret (only a public key or JWKS configured) it
+		// cannot mint tokens and the page connects anonymously.
+		d := demo.Handler(demo.Options{Secret: cfg.Token.HMACSecret, Logger: log})
+		mux.Handle("GET /{$}", d)
+		mux.Handle("/demo/", d)
+	}
 	if cfg.Debug.Pprof {
 		admin := adminOnly(cfg.Admin.Secret)
 		mux.Handle("/debug/pprof/", admin(http.HandlerFunc(pprof.Index)))
@@ -217,6 +226,9 @@ func (s *server) run(ctx context.Context) error {
 		"websocket", "ws://"+addr+"/connection/websocket",
 		"api", api, "metrics", "http://"+addr+"/metrics",
 		"broker", "memory", "version", version)
+	if s.cfg.Dev {
+		s.log.Info("chat demo (dev mode): open it in a browser", "url", "http://"+addr+"/")
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(ln) }()

@@ -5,6 +5,6 @@
  */
 export { Client, VERSION, type SharedFactory } from "./client.js";
 export { Subscription } from "./subscription.js";
-export { HeraldError, GapError, TokenError, RefreshError, ClientCode, codeName } from "./errors.js";
+export { HeraldError, GapError, TokenError, RefreshError, ClientCode, clientReasons, codeName } from "./errors.js";
 export { ErrorCode, DisconnectCode, disconnects, temporaryErrors } from "./codes.js";
 export type * from "./types.js";
