@@ -62,6 +62,7 @@ type Client struct {
 	kick    chan struct{}      // 1-buffered: the session loop's timers changed (subscribe retries, refreshes)
 	last    error              // why the last loop stopped (a *DisconnectError)
 	subs    map[string]*Subscription
+	made    uint64     // subscriptions made so far, for their order
 	subRnd  *rand.Rand // jitter of subscribe retries and refreshes
 	rnd     *rand.Rand // jitter of reconnects, used by the loop only
 }

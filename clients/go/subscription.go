@@ -1,8 +1,10 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/heraldrt/herald"
@@ -42,6 +44,7 @@ type Subscription struct {
 	c       *Client
 	channel string
 	opts    SubscriptionOptions
+	order   uint64 // when it was made, so resubscribes go in a stable order
 
 	// Guarded by c.mu.
 	state       SubState
@@ -78,6 +81,8 @@ func (c *Client) NewSubscription(channel string, opts *SubscriptionOptions) (*Su
 	if c.subs[channel] != nil {
 		return nil, ErrDuplicateSubscription
 	}
+	c.made++
+	s.order = c.made
 	c.subs[channel] = s
 	return s, nil
 }
@@ -366,6 +371,9 @@ func (c *Client) resubscribe(cn *conn) {
 			subs = append(subs, s)
 		}
 	}
+	// In the order they were made, as every client does (the scenarios
+	// check it), so that a reconnect reads the same in every log.
+	slices.SortFunc(subs, func(a, b *Subscription) int { return cmp.Compare(a.order, b.order) })
 	c.sendSubscribes(cn, subs)
 }
 
