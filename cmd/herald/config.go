@@ -18,6 +18,7 @@ type Config struct {
 	Listen string `yaml:"listen" doc:"Address to listen on, host:port. Use 0.0.0.0:8000 to accept connections from other machines."`
 	APIKey string `yaml:"api_key" doc:"Key for the server HTTP API (header 'Authorization: apikey KEY'). Empty disables the API, except in dev mode, which makes a random one."`
 	Dev    bool   `yaml:"dev" doc:"Development mode: anonymous connections; client publish, history, presence and join/leave in every channel, any namespace; the RPC method echo. Insecure: never in production."`
+	Name   string `yaml:"name" doc:"This node's name in the API's info, for people (empty: the host name); nodes are told apart by their id, new at every start."`
 
 	Token      TokenConfig                `yaml:"token"`
 	Hooks      HooksConfig                `yaml:"hooks"`
@@ -88,7 +89,7 @@ type ClientConfig struct {
 	RecoveryMax         int      `yaml:"recovery_max" doc:"Most publications replayed to one subscribe with recover; a client that missed more gets recovered: false and refetches."`
 	AllowAnonymous      bool     `yaml:"allow_anonymous" doc:"Admit connections without credentials even when tokens or a connect hook are configured (they always are without either, and in dev mode)."`
 	ExpireGrace         Duration `yaml:"expire_grace" doc:"How long a connection or subscription may outlive its token's expiry before it is closed (4005 expired) or ended."`
-	UserConnectionLimit int      `yaml:"user_connection_limit" doc:"Most connections one user may have on this node (0: no limit); more are closed with 4504."`
+	UserConnectionLimit int      `yaml:"user_connection_limit" doc:"Most connections one user may have on all nodes together (0: no limit); more are closed with 4504."`
 	PersonalNamespace   string   `yaml:"personal_namespace" doc:"When set, every authenticated connection is subscribed to its user's channel '<namespace>:#<user>' at connect."`
 }
 

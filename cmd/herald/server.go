@@ -63,6 +63,7 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		ExpireGrace:         time.Duration(cfg.Client.ExpireGrace),
 		UserConnectionLimit: cfg.Client.UserConnectionLimit,
 		PersonalNamespace:   cfg.Client.PersonalNamespace,
+		NodeName:            cfg.Name,
 		Version:             version,
 		Logger:              log,
 		Metrics:             m,
