@@ -42,6 +42,8 @@ need_npm() {
 
 setup() {
 	need_apt nginx nginx # deploy/: Herald behind a real nginx
+	need_apt haproxy haproxy # deploy/: and behind a real HAProxy
+	need_apt systemd-analyze systemd # deploy/: the systemd unit verifies
 }
 
 setup
