@@ -25,9 +25,8 @@ import (
 // stands in for pub/sub between processes.
 type sharedBroker struct {
 	*memory.Broker
-	mu    sync.Mutex
-	hubs  []herald.BrokerHandler
-	users int // hubs not yet closed
+	mu   sync.Mutex
+	hubs []herald.BrokerHandler
 }
 
 func newSharedBroker(t *testing.T) *sharedBroker {
