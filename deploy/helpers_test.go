@@ -294,15 +294,27 @@ func (c *wsClient) expect(t *testing.T, substr string) {
 // status and body.
 func apiCall(t *testing.T, base, method, body string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, base+"/api/"+method, strings.NewReader(body))
-	req.Header.Set("Authorization", "apikey k")
-	res, err := http.DefaultClient.Do(req)
+	status, b, err := tryAPI(base, method, body)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return status, b
+}
+
+// tryAPI is apiCall for a goroutine of the test, which must not fail it.
+func tryAPI(base, method, body string) (int, string, error) {
+	req, err := http.NewRequest(http.MethodPost, base+"/api/"+method, strings.NewReader(body))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Authorization", "apikey k")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
 	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(b)
+	b, err := io.ReadAll(res.Body)
+	return res.StatusCode, string(b), err
 }
 
 func publish(t *testing.T, base, channel, data string) {
