@@ -104,12 +104,7 @@ func (h haproxy) waitStatus(t *testing.T, server, want string) {
 func TestHAProxyProxiesWebSocketAndAPI(t *testing.T) {
 	herald := startHerald(t)
 	proxy := startHAProxy(t, []string{herald}, nil)
-	c := dialWS(t, "ws://"+proxy.addr+"/connection/websocket", http.Header{"Origin": {"http://" + proxy.addr}})
-	c.send(t, `{"id":1,"connect":{}}`+"\n"+`{"id":2,"subscribe":{"channel":"news"}}`)
-	c.expect(t, `"connect"`)
-	c.expect(t, `"subscribe"`)
-	publish(t, "http://"+proxy.addr, "news", `{"via":"haproxy"}`)
-	c.expect(t, `"via":"haproxy"`)
+	checkProxied(t, proxy.addr, "haproxy")
 	for _, path := range []string{"/metrics", "/debug/pprof/"} {
 		res, err := http.Get("http://" + proxy.addr + path)
 		if err != nil {
@@ -129,17 +124,7 @@ func TestHAProxyTunnelTimeoutDoesNotCutHealthyConnection(t *testing.T) {
 	proxy := startHAProxy(t, []string{herald}, func(c string) string {
 		return strings.Replace(c, "timeout tunnel 60s", "timeout tunnel 3s", 1)
 	})
-	c := dialWS(t, "ws://"+proxy.addr+"/connection/websocket", nil)
-	c.send(t, `{"id":1,"connect":{}}`+"\n"+`{"id":2,"subscribe":{"channel":"idle"}}`)
-	c.expect(t, `"connect"`)
-	c.expect(t, `"subscribe"`)
-	select {
-	case err := <-c.done:
-		t.Fatalf("the proxy cut an idle but healthy connection: %v", err)
-	case <-time.After(7 * time.Second):
-	}
-	publish(t, "http://"+herald, "idle", `"still connected"`)
-	c.expect(t, `still connected`)
+	checkIdleSurvives(t, proxy.addr, herald)
 }
 
 // The active check on /readyz takes a node that stopped answering out of

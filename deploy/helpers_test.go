@@ -323,3 +323,34 @@ func publish(t *testing.T, base, channel, data string) {
 		t.Fatalf("publish: HTTP %d %s", status, body)
 	}
 }
+
+// checkProxied: through proxy, a client subscribes and receives what the
+// backend publishes through the same proxy, and a browser-style
+// same-origin handshake passes Herald's Origin check.
+func checkProxied(t *testing.T, proxy, via string) {
+	t.Helper()
+	c := dialWS(t, "ws://"+proxy+"/connection/websocket", http.Header{"Origin": {"http://" + proxy}})
+	c.send(t, `{"id":1,"connect":{}}`+"\n"+`{"id":2,"subscribe":{"channel":"news"}}`)
+	c.expect(t, `"connect"`)
+	c.expect(t, `"subscribe"`)
+	publish(t, "http://"+proxy, "news", `{"via":"`+via+`"}`)
+	c.expect(t, `"via":"`+via+`"`)
+}
+
+// checkIdleSurvives: a connection through proxy, whose idle timeout is 3s,
+// stays idle for more than twice that and still gets a publication, kept
+// alive by the pings of herald (started with a 1s ping interval).
+func checkIdleSurvives(t *testing.T, proxy, herald string) {
+	t.Helper()
+	c := dialWS(t, "ws://"+proxy+"/connection/websocket", nil)
+	c.send(t, `{"id":1,"connect":{}}`+"\n"+`{"id":2,"subscribe":{"channel":"idle"}}`)
+	c.expect(t, `"connect"`)
+	c.expect(t, `"subscribe"`)
+	select {
+	case err := <-c.done:
+		t.Fatalf("the proxy cut an idle but healthy connection: %v", err)
+	case <-time.After(7 * time.Second):
+	}
+	publish(t, "http://"+herald, "idle", `"still connected"`)
+	c.expect(t, `still connected`)
+}

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // startNginx runs nginx in the foreground, as the current user, with the
@@ -69,12 +68,7 @@ http {
 func TestNginxProxiesWebSocketAndAPI(t *testing.T) {
 	herald := startHerald(t)
 	proxy := startNginx(t, []string{herald}, "60s")
-	c := dialWS(t, "ws://"+proxy+"/connection/websocket", http.Header{"Origin": {"http://" + proxy}})
-	c.send(t, `{"id":1,"connect":{}}`+"\n"+`{"id":2,"subscribe":{"channel":"news"}}`)
-	c.expect(t, `"connect"`)
-	c.expect(t, `"subscribe"`)
-	publish(t, "http://"+proxy, "news", `{"via":"nginx"}`)
-	c.expect(t, `"via":"nginx"`)
+	checkProxied(t, proxy, "nginx")
 
 	// Metrics are for the inside, not the proxy's public side.
 	res, err := http.Get("http://" + proxy + "/metrics")
@@ -93,17 +87,5 @@ func TestNginxProxiesWebSocketAndAPI(t *testing.T) {
 func TestNginxIdleTimeoutDoesNotCutHealthyConnection(t *testing.T) {
 	herald := startHerald(t, "HERALD_CLIENT_PING_INTERVAL=1s", "HERALD_CLIENT_PONG_TIMEOUT=1s")
 	proxy := startNginx(t, []string{herald}, "3s")
-	c := dialWS(t, "ws://"+proxy+"/connection/websocket", nil)
-	c.send(t, `{"id":1,"connect":{}}`+"\n"+`{"id":2,"subscribe":{"channel":"idle"}}`)
-	c.expect(t, `"connect"`)
-	c.expect(t, `"subscribe"`)
-
-	// Idle for more than twice nginx's read timeout.
-	select {
-	case err := <-c.done:
-		t.Fatalf("the proxy cut an idle but healthy connection: %v", err)
-	case <-time.After(7 * time.Second):
-	}
-	publish(t, "http://"+herald, "idle", `"still connected"`)
-	c.expect(t, `still connected`)
+	checkIdleSurvives(t, proxy, herald)
 }
