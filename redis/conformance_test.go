@@ -53,3 +53,11 @@ func TestPresenceConformanceShards(t *testing.T) {
 	a, b := redistest.Start(t), redistest.Start(t)
 	brokertest.RunPresence(t, newPresence(redis.Options{Addresses: []string{a.Addr, b.Addr}}))
 }
+
+// One cluster for both suites: forming one is the slowest part.
+func TestConformanceCluster(t *testing.T) {
+	c := redistest.StartCluster(t, 3)
+	opts := redis.Options{Addresses: c.Addrs(), Cluster: true}
+	t.Run("Broker", func(t *testing.T) { brokertest.RunBroker(t, newBroker(opts)) })
+	t.Run("Presence", func(t *testing.T) { brokertest.RunPresence(t, newPresence(opts)) })
+}

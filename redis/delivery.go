@@ -291,9 +291,8 @@ func (d *dispatcher) fill(channel string, t *tracked, upto herald.StreamPosition
 func (d *dispatcher) catchUp(channel string, t *tracked) {
 	if !t.known {
 		if !t.hasBase {
-			// Nothing delivered and the position at subscribe unknown:
-			// what was missed cannot be told.
-			d.streamLost(channel)
+			// Its subscribe is still under way: the position it reads
+			// once subscribed is where delivery starts.
 			return
 		}
 		t.pos, t.known = t.base, true

@@ -61,9 +61,6 @@ func (o *Options) setDefaults() error {
 			return fmt.Errorf("redis: address %q is not host:port", a)
 		}
 	}
-	if o.Cluster {
-		return errors.New("redis: cluster mode is not available yet")
-	}
 	if o.Cluster && o.DB != 0 {
 		return errors.New("redis: a Redis Cluster has only database 0")
 	}

@@ -20,6 +20,9 @@ type router interface {
 }
 
 func (b *Broker) newRouter(c rueidis.Client, control bool) (router, error) {
+	if b.opts.Cluster {
+		return b.newClusterRouter(c)
+	}
 	return b.newSubscriber(c, control, false), nil
 }
 
@@ -122,13 +125,10 @@ func (s *subscriber) connect(done <-chan struct{}) (<-chan error, func(), error)
 		case <-ctx.Done():
 		}
 	}()
-	const batch = 1000
-	for len(names) > 0 {
-		n := min(batch, len(names))
-		if err := s.do(ctx, dc, names[:n]...); err != nil {
+	for _, batch := range s.batches(names) {
+		if err := s.do(ctx, dc, batch...); err != nil {
 			return nil, release, err
 		}
-		names = names[n:]
 	}
 	s.mu.Lock()
 	s.conn = dc
@@ -136,6 +136,29 @@ func (s *subscriber) connect(done <-chan struct{}) (<-chan error, func(), error)
 	s.mu.Unlock()
 	s.d.catchUpAll()
 	return lost, release, nil
+}
+
+// batches splits names into subscribe commands: of up to 1000 names, and
+// for SSUBSCRIBE of one slot each, which it requires.
+func (s *subscriber) batches(names []string) [][]string {
+	const most = 1000
+	groups := map[uint16][]string{}
+	if s.sharded {
+		for _, n := range names {
+			groups[slot(n)] = append(groups[slot(n)], n)
+		}
+	} else if len(names) > 0 {
+		groups[0] = names
+	}
+	var out [][]string
+	for _, g := range groups {
+		for len(g) > 0 {
+			n := min(most, len(g))
+			out = append(out, g[:n])
+			g = g[n:]
+		}
+	}
+	return out
 }
 
 func (s *subscriber) do(ctx context.Context, dc rueidis.DedicatedClient, names ...string) error {
