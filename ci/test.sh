@@ -42,6 +42,7 @@ need_npm() {
 
 setup() {
 	need_apt nginx nginx # deploy/: Herald behind a real nginx
+	need_apt redis-server redis-server # redis/: the Redis broker against a real Redis
 	need_apt haproxy haproxy # deploy/: and behind a real HAProxy
 	need_apt systemd-analyze systemd # deploy/: the systemd unit verifies
 }

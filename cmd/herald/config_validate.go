@@ -30,6 +30,7 @@ func (c *Config) validate() error {
 		p.add("api.max_body_size", "must be more than 0, got %s", c.API.MaxBodySize)
 	}
 	c.validateAuth(&p)
+	c.validateBroker(&p)
 	if c.API.IdempotencyWindow <= 0 {
 		p.add("api.idempotency_window", "must be more than 0, got %s", c.API.IdempotencyWindow)
 	}

@@ -20,19 +20,19 @@ import (
 	"github.com/heraldrt/herald/authn"
 	"github.com/heraldrt/herald/hooks"
 	"github.com/heraldrt/herald/hub"
-	"github.com/heraldrt/herald/memory"
 	"github.com/heraldrt/herald/metrics"
 	"github.com/heraldrt/herald/websocket"
 )
 
 // server wires the parts together for one `herald serve`.
 type server struct {
-	cfg   Config
-	log   *slog.Logger
-	hub   *hub.Hub
-	auth  *authn.Authenticator // nil when nothing authenticates
-	http  *http.Server
-	ready atomic.Bool
+	cfg     Config
+	log     *slog.Logger
+	backend backend
+	hub     *hub.Hub
+	auth    *authn.Authenticator // nil when nothing authenticates
+	http    *http.Server
+	ready   atomic.Bool
 }
 
 func newServer(cfg Config, log *slog.Logger) (*server, error) {
@@ -44,6 +44,11 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		return nil, err
 	}
 	hubAuth, rpcForward, headers := authWiring(authn)
+	be, err := newBackend(cfg, log)
+	if err != nil {
+		authn.Close()
+		return nil, err
+	}
 	h := hub.New(hub.Config{
 		Namespaces:          namespaces(cfg),
 		ChannelLimit:        cfg.Client.ChannelLimit,
@@ -56,7 +61,7 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		PublishBurst:        cfg.Client.PublishBurst,
 		RecoveryMax:         cfg.Client.RecoveryMax,
 		IdempotencyWindow:   time.Duration(cfg.API.IdempotencyWindow),
-		Presence:            memory.NewPresence(),
+		Presence:            be.presence,
 		RPC:                 rpcMethods(cfg),
 		RPCForward:          rpcForward,
 		Auth:                hubAuth,
@@ -67,8 +72,8 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		Version:             version,
 		Logger:              log,
 		Metrics:             m,
-	}, memory.New())
-	s := &server{cfg: cfg, log: log, hub: h, auth: authn}
+	}, be.broker)
+	s := &server{cfg: cfg, log: log, backend: be, hub: h, auth: authn}
 
 	mux := http.NewServeMux()
 	mux.Handle("/connection/websocket", websocket.NewHandler(websocket.Options{
@@ -92,9 +97,13 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeStatus(w, http.StatusOK, "ok")
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if !s.ready.Load() {
 			writeStatus(w, http.StatusServiceUnavailable, "draining")
+			return
+		}
+		if be.ready != nil && !be.ready(r.Context()) {
+			writeStatus(w, http.StatusServiceUnavailable, "broker unavailable")
 			return
 		}
 		writeStatus(w, http.StatusOK, "ready")
@@ -213,13 +222,14 @@ func (s *server) run(ctx context.Context) error {
 	s.log.Info("serving", "addr", addr,
 		"websocket", "ws://"+addr+"/connection/websocket",
 		"api", api, "metrics", "http://"+addr+"/metrics",
-		"broker", "memory", "version", version)
+		"broker", s.cfg.Broker, "version", version)
 
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(ln) }()
 	select {
 	case err := <-errc:
 		s.hub.Close()
+		s.backend.close()
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -247,6 +257,7 @@ func (s *server) shutdown() error {
 	if err := s.hub.Close(); err != nil {
 		errs = append(errs, err)
 	}
+	s.backend.close()
 	s.auth.Close()
 	s.log.Info("stopped")
 	return errors.Join(errs...)

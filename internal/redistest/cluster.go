@@ -29,10 +29,8 @@ func StartCluster(t testing.TB, n int) *Cluster {
 	cli := lookRedis(t, "redis-cli")
 	c := &Cluster{}
 	for range n {
+		// Each node keeps its nodes.conf in its own directory.
 		s := newServer(t, "--cluster-enabled", "yes", "--cluster-node-timeout", "5000")
-		// Each node writes its own nodes file; the port keeps them apart
-		// within the test's directory.
-		s.args = append(s.args, "--cluster-config-file", "nodes-"+s.Addr[strings.LastIndexByte(s.Addr, ':')+1:]+".conf")
 		s.Start()
 		c.Nodes = append(c.Nodes, s)
 	}

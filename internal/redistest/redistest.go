@@ -32,12 +32,14 @@ type Server struct {
 	// Addr is host:port; it stays the same across Stop and Start.
 	Addr string
 
-	t    testing.TB
-	args []string
-	dir  string
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	t       testing.TB
+	args    []string
+	dir     string
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	done    chan struct{}
+	started bool // once: later starts keep the port
+	tries   int
 }
 
 // Start starts a redis-server with no persistence, on a free loopback
@@ -52,16 +54,22 @@ func Start(t testing.TB, extraArgs ...string) *Server {
 func newServer(t testing.TB, extraArgs ...string) *Server {
 	t.Helper()
 	bin := lookRedis(t, "redis-server")
-	port := freePort(t)
 	dir := t.TempDir()
-	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), t: t, dir: dir}
+	s := &Server{t: t, dir: dir}
 	s.args = append([]string{bin,
-		"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--port", "", "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", dir,
 		"--protected-mode", "no", "--loglevel", "warning",
 	}, extraArgs...)
+	s.setPort(freePort(t))
 	t.Cleanup(s.Stop)
 	return s
+}
+
+// setPort sets the port the server listens on (args[2] is --port's value).
+func (s *Server) setPort(port int) {
+	s.args[2] = strconv.Itoa(port)
+	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 }
 
 // lookRedis finds a Redis program or fails the test saying how to get it.
@@ -111,12 +119,26 @@ func (s *Server) Start() {
 	s.cmd, s.done = cmd, done
 	deadline := time.Now().Add(startTimeout)
 	for {
-		if _, err := s.do("PING"); err == nil {
+		// Another process (another test's Redis, on a shared machine)
+		// may have taken the port since it was free: only our process's
+		// answer counts.
+		if info, err := s.do("INFO", "server"); err == nil && strings.Contains(info, "process_id:"+strconv.Itoa(cmd.Process.Pid)+"\r\n") {
+			s.started = true
 			return
 		}
 		select {
 		case <-done:
 			s.cmd = nil
+			if !s.started && s.tries < 5 && strings.Contains(s.log(), "Address already in use") {
+				// Taken since it was free: try another port. A restart
+				// must keep its port, so only the first start does this.
+				s.tries++
+				s.setPort(freePort(s.t))
+				s.mu.Unlock()
+				s.Start()
+				s.mu.Lock()
+				return
+			}
 			s.t.Fatalf("redistest: redis-server on %s exited at start; log:\n%s", s.Addr, s.log())
 		case <-time.After(20 * time.Millisecond):
 		}

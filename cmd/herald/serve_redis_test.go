@@ -1,0 +1,119 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldrt/herald/internal/redistest"
+)
+
+// Two `herald serve` processes on one real Redis reach each other: one
+// configured with the flags, the other with the environment.
+func TestServeRedisTwoNodes(t *testing.T) {
+	t.Parallel()
+	r := redistest.Start(t)
+	a, _ := startServer(t, "HERALD_BROKER=redis", "HERALD_REDIS_ADDRESS="+r.Addr)
+	b, _ := startServerArgs(t, "--broker", "redis", "--redis-address", r.Addr)
+	waitReady(t, a, http.StatusOK)
+	waitReady(t, b, http.StatusOK)
+
+	sub := startHerald(t, nil, "sub", a, "news")
+	sub.waitFor(t, sub.stderr, "the subscription", hasAll("subscribed to news"))
+	r1 := publishOK(t, b, "news", `{"n":1}`)
+	r2 := publishOK(t, a, "news", `{"n":2}`)
+	if r2.Offset != r1.Offset+1 || r2.Epoch != r1.Epoch {
+		t.Fatalf("offsets from two nodes: %+v then %+v, want consecutive in one epoch", r1, r2)
+	}
+	sub.waitFor(t, sub.stdout, "both publications", hasLines(2))
+	checkPubLines(t, sub.stdout.lines(), []pubLine{
+		{Channel: "news", Offset: r1.Offset, Epoch: r1.Epoch, Data: json.RawMessage(`{"n":1}`)},
+		{Channel: "news", Offset: r2.Offset, Epoch: r2.Epoch, Data: json.RawMessage(`{"n":2}`)},
+	})
+}
+
+// With Redis down, publishing answers 503 with code 114 and /readyz says
+// not ready, while the subscriber stays connected. Redis comes back empty
+// (no persistence), so what the subscriber's history held is gone: it is
+// told to reconnect (4004), to learn recovered: false, rather than left
+// to miss publications silently; a new subscriber gets the next ones.
+func TestServeRedisDown(t *testing.T) {
+	t.Parallel()
+	r := redistest.Start(t)
+	base, _ := startServerArgs(t, "--broker", "redis", "--redis-address", r.Addr)
+	waitReady(t, base, http.StatusOK)
+	sub := startHerald(t, nil, "sub", base, "news")
+	sub.waitFor(t, sub.stderr, "the subscription", hasAll("subscribed to news"))
+
+	r.Stop()
+	waitReady(t, base, http.StatusServiceUnavailable)
+	status, body := apiPublish(t, base, "news", `{"n":1}`)
+	if status != http.StatusServiceUnavailable || !strings.Contains(body, `"code":114`) {
+		t.Fatalf("publish with Redis down: HTTP %d %s, want 503 with code 114", status, body)
+	}
+	select {
+	case <-sub.done:
+		t.Fatalf("the subscriber ended while Redis was down:\n%s", sub.stderr)
+	default:
+	}
+
+	r.Start()
+	waitReady(t, base, http.StatusOK)
+	sub.waitFor(t, sub.stderr, "the disconnect telling it to recover", hasAll("4004"))
+	again := startHerald(t, nil, "sub", base, "news")
+	again.waitFor(t, again.stderr, "the new subscription", hasAll("subscribed to news"))
+	res := publishOK(t, base, "news", `{"n":2}`)
+	again.waitFor(t, again.stdout, "the publication after Redis came back", hasLines(1))
+	checkPubLines(t, again.stdout.lines(), []pubLine{
+		{Channel: "news", Offset: res.Offset, Epoch: res.Epoch, Data: json.RawMessage(`{"n":2}`)},
+	})
+}
+
+// startServerArgs is startServer with extra serve flags.
+func startServerArgs(t *testing.T, args ...string) (string, *process) {
+	t.Helper()
+	addr := freeAddr(t)
+	p := startHerald(t, nil, append([]string{"serve", "--dev", "--listen", addr, "--api-key", testAPIKey}, args...)...)
+	return "http://" + addr, p
+}
+
+// waitReady waits until GET /readyz answers status.
+func waitReady(t *testing.T, base string, status int) {
+	t.Helper()
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(waitTimeout)
+	last := "no answer"
+	for time.Now().Before(deadline) {
+		resp, err := client.Get(base + "/readyz")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == status {
+				return
+			}
+			last = resp.Status + " " + string(b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("GET %s/readyz did not answer %d within %s; last: %s", base, status, waitTimeout, last)
+}
+
+// apiPublish posts a publication to the server API and returns the
+// status and body, whatever they are.
+func apiPublish(t *testing.T, base, channel, data string) (int, string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"channel": channel, "data": json.RawMessage(data)})
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/publish", strings.NewReader(string(body)))
+	req.Header.Set("Authorization", "apikey "+testAPIKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST /api/publish: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
