@@ -41,7 +41,7 @@ channel:
 // testCluster is three `herald serve` nodes sharing one redis-server,
 // behind a load balancer.
 type testCluster struct {
-	redis *redistest.Server
+	redis   *redistest.Server
 	nodes   []*heraldProc
 	lb      string   // the load balancer's host:port
 	haproxy *haproxy // when the load balancer is HAProxy
