@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -204,6 +205,25 @@ func TestClusterBehindNginx(t *testing.T) {
 				t.Fatalf("bob is still refused on node3 after closing a connection on node1: %v", err)
 			}
 			time.Sleep(100 * time.Millisecond)
+		}
+	})
+
+	t.Run("with Redis down, channels and targets answer 503 and info still answers", func(t *testing.T) {
+		c.redis.Stop()
+		defer func() {
+			c.redis.Start()
+			for i := range c.nodes {
+				waitHTTP(t, c.node(i)+"/readyz")
+			}
+		}()
+		for _, call := range [][2]string{{"channels", `{}`}, {"disconnect", `{"user":"nobody"}`}} {
+			status, body := apiCall(t, c.node(1), call[0], call[1])
+			if status != 503 || !strings.Contains(body, `"code":114`) {
+				t.Errorf("%s with Redis down: %d %s, want 503 and code 114", call[0], status, body)
+			}
+		}
+		if status, body := apiCall(t, c.node(1), "info", `{}`); status != 200 || !strings.Contains(body, `"name":"node2"`) {
+			t.Errorf("info with Redis down: %d %s, want this node at least", status, body)
 		}
 	})
 }
