@@ -281,11 +281,12 @@ type publisher struct {
 	mu    sync.Mutex
 	acked []uint64
 	fails int
+	why   map[string]int // failures by answer or error, for the log
 	done  chan struct{}
 }
 
 func startPublisher(t *testing.T, bases []string, channel string, stop <-chan struct{}) *publisher {
-	p := &publisher{done: make(chan struct{})}
+	p := &publisher{done: make(chan struct{}), why: map[string]int{}}
 	go func() {
 		defer close(p.done)
 		for n := 0; ; n++ {
@@ -301,6 +302,10 @@ func startPublisher(t *testing.T, bases []string, channel string, stop <-chan st
 				p.acked = append(p.acked, res.Offset)
 			} else {
 				p.fails++ // a node just killed or draining: not acknowledged
+				if err != nil {
+					body = err.Error()
+				}
+				p.why[fmt.Sprintf("%d %.80s", status, body)]++
 			}
 			p.mu.Unlock()
 			time.Sleep(5 * time.Millisecond)

@@ -228,11 +228,23 @@ func TestClusterBehindNginx(t *testing.T) {
 	})
 }
 
+// nginxFailTimeout is fail_timeout in deploy/nginx/upstream.conf.
+const nginxFailTimeout = 5 * time.Second
+
+// behindEach runs test behind nginx, then behind HAProxy.
+func behindEach(t *testing.T, test func(t *testing.T, lb string)) {
+	for _, lb := range []string{"nginx", "haproxy"} {
+		t.Run(lb, func(t *testing.T) { test(t, lb) })
+	}
+}
+
 // A node killed while publications go on: its clients reconnect through
-// nginx to the other nodes and recover, holding every acknowledged
-// publication once and in order.
-func TestClusterNodeKilledWhilePublishing(t *testing.T) {
-	c := startCluster(t, "nginx")
+// the load balancer to the other nodes and recover, holding every
+// acknowledged publication once and in order.
+func TestClusterNodeKilledWhilePublishing(t *testing.T) { behindEach(t, nodeKilled) }
+
+func nodeKilled(t *testing.T, lb string) {
+	c := startCluster(t, lb)
 	subs := subscribeMany(t, c, 9, "feed")
 	stop := make(chan struct{})
 	pub := startPublisher(t, []string{"http://" + c.lb}, "feed", stop)
@@ -272,17 +284,27 @@ func TestClusterNodeKilledWhilePublishing(t *testing.T) {
 }
 
 // Every node restarted in turn, each draining its clients, while
-// publications go on through HAProxy: no client sees a gap.
-func TestClusterRollingRestartBehindHAProxy(t *testing.T) {
-	c := startCluster(t, "haproxy")
+// publications go on through the load balancer: no client sees a gap.
+func TestClusterRollingRestart(t *testing.T) { behindEach(t, rollingRestart) }
+
+func rollingRestart(t *testing.T, lb string) {
+	c := startCluster(t, lb)
 	subs := subscribeMany(t, c, 9, "feed")
 	stop := make(chan struct{})
 	pub := startPublisher(t, []string{"http://" + c.lb}, "feed", stop)
 	for i, n := range c.nodes {
 		pub.waitPublished(t, 50)
 		n.stop(syscall.SIGTERM)
-		n.start()
-		c.haproxy.waitStatus(t, fmt.Sprintf("herald%d", i+1), "UP")
+		n.start() // waits until it is ready
+		if c.haproxy != nil {
+			c.haproxy.waitStatus(t, fmt.Sprintf("herald%d", i+1), "UP")
+		} else {
+			// nginx's checks are passive: it tries a node it took out only
+			// fail_timeout after, so restarting the next one sooner would
+			// leave it no node at all. The procedure docs/deployment.md
+			// gives: wait that long between nodes.
+			time.Sleep(nginxFailTimeout)
+		}
 	}
 	pub.waitPublished(t, 50)
 	close(stop)
@@ -304,6 +326,6 @@ func finish(t *testing.T, what string, pub *publisher, subs []*subscriber) count
 		s.waitOffset(t, maxOffset(acked))
 	}
 	got := check(subs, acked)
-	t.Logf("%s: %s; publish calls that failed: %d", what, got, fails)
+	t.Logf("%s: %s; publish calls that failed: %d %v", what, got, fails, pub.why)
 	return got
 }
