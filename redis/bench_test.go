@@ -52,10 +52,10 @@ func commandCalls(b *testing.B, s *redistest.Server, cmd string) int64 {
 }
 
 // BenchmarkPublish publishes 100-byte publications with history through
-// one broker while another node's broker is subscribed, and reports what
-// each publication costs Redis: commands the nodes sent (round trips, as
-// each publish waits for its reply) and bytes in and out, delivery to the
-// subscribed node included.
+// one broker while 0, 1 or 2 other nodes' brokers are subscribed, and
+// reports what each publication costs Redis: commands the nodes sent
+// (round trips, as each publish waits for its reply), commands Redis ran,
+// and bytes in and out, deliveries to the subscribed nodes included.
 func BenchmarkPublish(b *testing.B) {
 	s := redistest.Start(b)
 	opts := redis.Options{Addresses: []string{s.Addr}}
@@ -63,41 +63,46 @@ func BenchmarkPublish(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sub, err := redis.New(opts)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var got counter
 	if err := pub.Start(&counter{}); err != nil {
 		b.Fatal(err)
 	}
 	defer pub.Close()
-	if err := sub.Start(&got); err != nil {
-		b.Fatal(err)
-	}
-	defer sub.Close()
 	ctx := context.Background()
 	data := []byte(`{"text":"` + strings.Repeat("x", 88) + `"}`)
 	popts := herald.PublishOptions{HistorySize: 100, HistoryTTL: 60e9}
-	if err := sub.Subscribe(ctx, "bench"); err != nil {
-		b.Fatal(err)
-	}
-	cmds0 := info(b, s, "stats", "total_commands_processed")
-	in0, out0 := info(b, s, "stats", "total_net_input_bytes"), info(b, s, "stats", "total_net_output_bytes")
-	evals0 := commandCalls(b, s, "evalsha")
-	b.ResetTimer()
-	for b.Loop() {
-		if _, err := pub.Publish(ctx, "bench", data, popts); err != nil {
-			b.Fatal(err)
+	for _, subs := range []int{0, 1, 2} {
+		ch := fmt.Sprintf("bench-%d", subs)
+		for range subs {
+			sub, err := redis.New(opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := sub.Start(&counter{}); err != nil {
+				b.Fatal(err)
+			}
+			defer sub.Close()
+			if err := sub.Subscribe(ctx, ch); err != nil {
+				b.Fatal(err)
+			}
 		}
+		b.Run(fmt.Sprintf("subscribed-nodes=%d", subs), func(b *testing.B) {
+			cmds0 := info(b, s, "stats", "total_commands_processed")
+			in0, out0 := info(b, s, "stats", "total_net_input_bytes"), info(b, s, "stats", "total_net_output_bytes")
+			evals0 := commandCalls(b, s, "evalsha")
+			for b.Loop() {
+				if _, err := pub.Publish(ctx, ch, data, popts); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			n := float64(b.N)
+			// INFO itself is counted: one command and its bytes, negligible at N.
+			b.ReportMetric(float64(commandCalls(b, s, "evalsha")-evals0)/n, "evalsha/op")
+			b.ReportMetric(float64(info(b, s, "stats", "total_commands_processed")-cmds0)/n, "redis-cmds/op")
+			b.ReportMetric(float64(info(b, s, "stats", "total_net_input_bytes")-in0)/n, "in-B/op")
+			b.ReportMetric(float64(info(b, s, "stats", "total_net_output_bytes")-out0)/n, "out-B/op")
+		})
 	}
-	b.StopTimer()
-	n := float64(b.N)
-	// INFO itself is counted: one command and its bytes, negligible at N.
-	b.ReportMetric(float64(commandCalls(b, s, "evalsha")-evals0)/n, "evalsha/op")
-	b.ReportMetric(float64(info(b, s, "stats", "total_commands_processed")-cmds0)/n, "redis-cmds/op")
-	b.ReportMetric(float64(info(b, s, "stats", "total_net_input_bytes")-in0)/n, "in-B/op")
-	b.ReportMetric(float64(info(b, s, "stats", "total_net_output_bytes")-out0)/n, "out-B/op")
 }
 
 // BenchmarkPresenceStats counts a channel of 100k members (50k users, two
@@ -150,5 +155,47 @@ func fill(b *testing.B, p *redis.Presence, ch string, members int) {
 		if err := <-errs; err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkPublishSetups publishes from many goroutines, each to its own
+// channel, through one broker on a single Redis, on two shards and on a
+// three-master cluster: what each setup gives one node.
+func BenchmarkPublishSetups(b *testing.B) {
+	single := redistest.Start(b)
+	shardA, shardB := redistest.Start(b), redistest.Start(b)
+	cluster := redistest.StartCluster(b, 3)
+	setups := []struct {
+		name string
+		opts redis.Options
+	}{
+		{"single", redis.Options{Addresses: []string{single.Addr}}},
+		{"shards2", redis.Options{Addresses: []string{shardA.Addr, shardB.Addr}}},
+		{"cluster3", redis.Options{Addresses: cluster.Addrs(), Cluster: true}},
+	}
+	data := []byte(`{"text":"` + strings.Repeat("x", 88) + `"}`)
+	popts := herald.PublishOptions{HistorySize: 100, HistoryTTL: 60e9}
+	for _, s := range setups {
+		b.Run(s.name, func(b *testing.B) {
+			br, err := redis.New(s.opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := br.Start(&counter{}); err != nil {
+				b.Fatal(err)
+			}
+			defer br.Close()
+			b.SetParallelism(32)
+			var n atomic.Int64
+			b.RunParallel(func(pb *testing.PB) {
+				ch := "setup-" + strconv.FormatInt(n.Add(1), 10)
+				for pb.Next() {
+					if _, err := br.Publish(context.Background(), ch, data, popts); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
 	}
 }
