@@ -59,29 +59,14 @@ func commandCalls(b *testing.B, s *redistest.Server, cmd string) int64 {
 func BenchmarkPublish(b *testing.B) {
 	s := redistest.Start(b)
 	opts := redis.Options{Addresses: []string{s.Addr}}
-	pub, err := redis.New(opts)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := pub.Start(&counter{}); err != nil {
-		b.Fatal(err)
-	}
-	defer pub.Close()
+	pub := startNode(b, opts, &counter{})
 	ctx := context.Background()
 	data := []byte(`{"text":"` + strings.Repeat("x", 88) + `"}`)
 	popts := herald.PublishOptions{HistorySize: 100, HistoryTTL: 60e9}
 	for _, subs := range []int{0, 1, 2} {
 		ch := fmt.Sprintf("bench-%d", subs)
 		for range subs {
-			sub, err := redis.New(opts)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := sub.Start(&counter{}); err != nil {
-				b.Fatal(err)
-			}
-			defer sub.Close()
-			if err := sub.Subscribe(ctx, ch); err != nil {
+			if err := startNode(b, opts, &counter{}).Subscribe(ctx, ch); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -177,14 +162,7 @@ func BenchmarkPublishSetups(b *testing.B) {
 	popts := herald.PublishOptions{HistorySize: 100, HistoryTTL: 60e9}
 	for _, s := range setups {
 		b.Run(s.name, func(b *testing.B) {
-			br, err := redis.New(s.opts)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := br.Start(&counter{}); err != nil {
-				b.Fatal(err)
-			}
-			defer br.Close()
+			br := startNode(b, s.opts, &counter{})
 			b.SetParallelism(32)
 			var n atomic.Int64
 			b.RunParallel(func(pb *testing.PB) {

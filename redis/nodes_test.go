@@ -14,9 +14,9 @@ import (
 	"github.com/heraldrt/herald/redis"
 )
 
-// startNode starts a broker on opts with a recorder, as one node, closed
-// when the test ends.
-func startNode(t *testing.T, opts redis.Options, h herald.BrokerHandler) *redis.Broker {
+// startNode starts a broker on opts delivering to h, as one node, closed
+// when the test (or benchmark) ends.
+func startNode(t testing.TB, opts redis.Options, h herald.BrokerHandler) *redis.Broker {
 	t.Helper()
 	b, err := redis.New(opts)
 	if err != nil {
@@ -172,19 +172,26 @@ func (p *publisher) finish() ([]herald.Publication, int) {
 	return p.acked, p.fails
 }
 
+// startPubSub starts two nodes: one subscribed to ch, recording, and one
+// publishing to it without pause.
+func startPubSub(t *testing.T, opts redis.Options, ch string) (*redis.Broker, *lossRecorder, *publisher) {
+	t.Helper()
+	rsub := &lossRecorder{}
+	pubNode, subNode := startNode(t, opts, &brokertest.Recorder{}), startNode(t, opts, rsub)
+	if err := subNode.Subscribe(context.Background(), ch); err != nil {
+		t.Fatal(err)
+	}
+	return subNode, rsub, startPublisher(pubNode, ch)
+}
+
 // Under load, the subscribing node's pub/sub connection is killed: it
 // reconnects, reads what it missed from history and delivers every
 // acknowledged publication once, in order, with no loss reported.
 func TestPubSubReconnectCatchesUp(t *testing.T) {
 	s := redistest.Start(t)
 	opts := redis.Options{Addresses: []string{s.Addr}, ReconnectDelay: 50 * time.Millisecond}
-	var rsub lossRecorder
-	pubNode, subNode := startNode(t, opts, &brokertest.Recorder{}), startNode(t, opts, &rsub)
 	const ch = "catchup"
-	if err := subNode.Subscribe(context.Background(), ch); err != nil {
-		t.Fatal(err)
-	}
-	p := startPublisher(pubNode, ch)
+	subNode, rsub, p := startPubSub(t, opts, ch)
 	for range 3 {
 		p.waitAcked(t, 200)
 		s.Do("CLIENT", "KILL", "TYPE", "pubsub")
@@ -215,13 +222,8 @@ func TestPubSubReconnectCatchesUp(t *testing.T) {
 func TestRedisRestartUnderLoad(t *testing.T) {
 	s := redistest.Start(t)
 	opts := redis.Options{Addresses: []string{s.Addr}, ReconnectDelay: 50 * time.Millisecond, Timeout: time.Second}
-	var rsub lossRecorder
-	pubNode, subNode := startNode(t, opts, &brokertest.Recorder{}), startNode(t, opts, &rsub)
 	const ch = "restart"
-	if err := subNode.Subscribe(context.Background(), ch); err != nil {
-		t.Fatal(err)
-	}
-	p := startPublisher(pubNode, ch)
+	subNode, rsub, p := startPubSub(t, opts, ch)
 	p.waitAcked(t, 300)
 	s.Stop()
 	s.Start()
