@@ -271,3 +271,51 @@ func TestRedisRestartUnderLoad(t *testing.T) {
 		t.Fatal("no publish failed although Redis was down")
 	}
 }
+
+// A quiet channel's history expires while a node is subscribed; the next
+// publication starts a new epoch at offset 1 and is delivered like any
+// other, without making subscribers recover.
+func TestHistoryExpiryIsNotALoss(t *testing.T) {
+	s := redistest.Start(t)
+	opts := redis.Options{Addresses: []string{s.Addr}}
+	var rsub lossRecorder
+	node := startNode(t, opts, &rsub)
+	ctx := context.Background()
+	const ch = "quiet"
+	if err := node.Subscribe(ctx, ch); err != nil {
+		t.Fatal(err)
+	}
+	short := herald.PublishOptions{HistorySize: 10, HistoryTTL: 200 * time.Millisecond}
+	first, err := node.Publish(ctx, ch, []byte("1"), short)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsub.WaitPublications(t, ch, 1)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res, err := node.History(ctx, ch, herald.HistoryOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Epoch == "" {
+			break // expired
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the history did not expire within 30s: %+v", res.StreamPosition)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	next, err := node.Publish(ctx, ch, []byte("2"), short)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.Offset != 1 || next.Epoch == first.Epoch {
+		t.Fatalf("after expiry published at %+v, want offset 1 in a new epoch (was %q)", next, first.Epoch)
+	}
+	if got := rsub.WaitPublications(t, ch, 2); got[1].StreamPosition != next {
+		t.Fatalf("delivered %+v, want %+v", got[1].StreamPosition, next)
+	}
+	if n := rsub.lossCount(ch); n != 0 {
+		t.Fatalf("%d losses reported for a history that expired", n)
+	}
+}
