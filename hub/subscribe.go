@@ -43,9 +43,10 @@ func (j *joined) message() []byte {
 	return nil
 }
 
-// finish sends a recovering subscription's reply, then the publications
-// held meanwhile, and turns live delivery on. Without recovery, register
-// has queued the reply already.
+// finish sends the reply of a subscription that held live publications
+// while it read its position (a channel with history), then those held,
+// and turns live delivery on. In a channel without history register has
+// queued the reply already.
 func (j *joined) finish(s *Session) {
 	if j.sub == nil {
 		return
@@ -115,8 +116,8 @@ func (s *Session) join(ctx context.Context, channel string, req *protocol.Subscr
 }
 
 // register adds s to the channel's subscribers. A channel with history
-// tells its position; with req.Recover, the missed publications are read
-// while live ones are held, to be merged by finish.
+// tells its position, read while live publications are held, to be
+// merged by finish; with req.Recover, the missed publications too.
 func (s *Session) register(ctx context.Context, ns herald.NamespaceOptions, j *joined, req *protocol.SubscribeRequest) error {
 	h := s.hub
 	if ns.HistorySize == 0 {
@@ -125,14 +126,23 @@ func (s *Session) register(ctx context.Context, ns herald.NamespaceOptions, j *j
 	}
 	j.result.Recoverable = true
 	if req == nil || !req.Recover {
-		// The position comes first: what is published after it and before
-		// registration can be recovered from it later.
+		// Registered before the position is read, with live publications
+		// held meanwhile, as when recovering: a broker that subscribes
+		// this node to the channel only now (Redis) delivers what is
+		// published after the subscription, so what came between a
+		// position read first and the subscription would be missed.
+		j.sub = newRecovering()
+		if err := h.register(ctx, s, j.channel, j.sub, nil); err != nil {
+			j.sub = nil
+			return err
+		}
 		pos, err := h.broker.History(ctx, j.channel, herald.HistoryOptions{Stream: ns.Stream()})
 		if err != nil {
+			j.sub = nil
 			return h.brokerError("read the position of", j.channel, err)
 		}
-		j.result.Offset, j.result.Epoch = pos.Offset, pos.Epoch
-		return h.register(ctx, s, j.channel, nil, j.message())
+		j.result.Offset, j.result.Epoch, j.top = pos.Offset, pos.Epoch, pos.Offset
+		return nil
 	}
 
 	j.sub = newRecovering()

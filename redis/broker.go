@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/heraldrt/herald"
 	"github.com/redis/rueidis"
@@ -149,7 +150,8 @@ func (b *Broker) Close() error {
 func (b *Broker) running() bool { return b.state.Load() == stateRunning }
 
 // Ready reports whether every pub/sub connection is up and every shard
-// answers PING within Options.Timeout: while one is not, this node misses
+// answers PING within a second (or Options.Timeout if shorter), so that a
+// health check gets its answer in time: while one is not, this node misses
 // publications of some channels or cannot publish to them, so a load
 // balancer should send new clients elsewhere. The PING also replaces a
 // command connection broken by a Redis restart before a publication
@@ -158,7 +160,7 @@ func (b *Broker) Ready(ctx context.Context) bool {
 	if !b.running() {
 		return false
 	}
-	ctx, cancel := b.ctx(ctx)
+	ctx, cancel := context.WithTimeout(ctx, min(time.Second, b.opts.Timeout))
 	defer cancel()
 	for _, s := range b.shards {
 		if !s.router.ready() || s.client.Do(ctx, s.client.B().Ping().Build()).Error() != nil {

@@ -244,16 +244,16 @@ func (d *dispatcher) publication(channel string, pub herald.Publication) {
 		if pub.Offset > t.pos.Offset+1 {
 			d.fill(channel, t, pub.StreamPosition)
 		}
-	case t.pos.Epoch == "":
-		// The stream began after this node subscribed.
+	default:
+		// The stream began after this node subscribed, or began again:
+		// the history expired after a quiet history_ttl (clients take
+		// offset 1 of a new epoch as that). Pub/sub lost nothing of the
+		// old one meanwhile, or a reconnect's catch-up would have said
+		// so; the new one is filled from its start.
 		t.pos = herald.StreamPosition{Epoch: pub.Epoch}
 		if pub.Offset > 1 {
 			d.fill(channel, t, pub.StreamPosition)
 		}
-	default:
-		// Another epoch: the history this node delivered from is gone,
-		// and what was published in it since is lost.
-		d.streamLost(channel)
 	}
 	d.b.handler.HandlePublication(channel, pub)
 	t.pos, t.known = pub.StreamPosition, true

@@ -170,8 +170,11 @@ func (s *subscriber) do(ctx context.Context, dc rueidis.DedicatedClient, names .
 }
 
 // subscribe adds the channel and subscribes the connection, waiting for
-// it to be up.
+// it to be up, but not long: the hub waits holding a lock of its own, and
+// a client told 114 retries anyway.
 func (s *subscriber) subscribe(ctx context.Context, channel string) error {
+	downWait := time.NewTimer(min(time.Second, s.b.opts.Timeout))
+	defer downWait.Stop()
 	s.mu.Lock()
 	s.channels[channel] = struct{}{}
 	s.mu.Unlock()
@@ -209,6 +212,9 @@ func (s *subscriber) subscribe(ctx context.Context, channel string) error {
 		}
 		select {
 		case <-up:
+		case <-downWait.C:
+			s.forget(channel)
+			return errors.New("redis broker: pub/sub is not connected")
 		case <-ctx.Done():
 			s.forget(channel)
 			return errors.New("redis broker: pub/sub is not connected: " + ctx.Err().Error())

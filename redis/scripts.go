@@ -14,7 +14,9 @@ import "github.com/redis/rueidis"
 // It returns "offset epoch" (offset 0 and no epoch without history); a
 // retry with a remembered idempotency key returns the first result and
 // publishes nothing.
-var publishScript = rueidis.NewLuaScript(`
+var publishScript = rueidis.NewLuaScript(publishLua)
+
+const publishLua = `
 if KEYS[3] then
   local first = redis.call('get', KEYS[3])
   if first then return first end
@@ -40,7 +42,7 @@ redis.call(ARGV[7], ARGV[6], 'p' .. off .. ' ' .. epoch .. ' ' .. ARGV[5] .. ' '
 local res = off .. ' ' .. epoch
 if KEYS[3] then redis.call('set', KEYS[3], res, 'px', ARGV[8]) end
 return res
-`)
+`
 
 // historyScript reads the stream's position and a page of its history,
 // creating the stream (with a new epoch) if asked and there is none, so

@@ -17,7 +17,7 @@ func TestServeRedisTwoNodes(t *testing.T) {
 	t.Parallel()
 	r := redistest.Start(t)
 	a, _ := startServer(t, "HERALD_BROKER=redis", "HERALD_REDIS_ADDRESS="+r.Addr)
-	b, _ := startServerArgs(t, "--broker", "redis", "--redis-address", r.Addr)
+	b, _ := startServerArgs(t, nil, "--broker", "redis", "--redis-address", r.Addr)
 	waitReady(t, a, http.StatusOK)
 	waitReady(t, b, http.StatusOK)
 
@@ -43,7 +43,7 @@ func TestServeRedisTwoNodes(t *testing.T) {
 func TestServeRedisDown(t *testing.T) {
 	t.Parallel()
 	r := redistest.Start(t)
-	base, _ := startServerArgs(t, "--broker", "redis", "--redis-address", r.Addr)
+	base, _ := startServerArgs(t, nil, "--broker", "redis", "--redis-address", r.Addr)
 	waitReady(t, base, http.StatusOK)
 	sub := startHerald(t, nil, "sub", base, "news")
 	sub.waitFor(t, sub.stderr, "the subscription", hasAll("subscribed to news"))
@@ -72,11 +72,11 @@ func TestServeRedisDown(t *testing.T) {
 	})
 }
 
-// startServerArgs is startServer with extra serve flags.
-func startServerArgs(t *testing.T, args ...string) (string, *process) {
+// startServerArgs is startServer with extra serve flags and environment.
+func startServerArgs(t *testing.T, env []string, args ...string) (string, *process) {
 	t.Helper()
 	addr := freeAddr(t)
-	p := startHerald(t, nil, append([]string{"serve", "--dev", "--listen", addr, "--api-key", testAPIKey}, args...)...)
+	p := startHerald(t, env, append([]string{"serve", "--dev", "--listen", addr, "--api-key", testAPIKey}, args...)...)
 	return "http://" + addr, p
 }
 
@@ -105,13 +105,23 @@ func waitReady(t *testing.T, base string, status int) {
 // status and body, whatever they are.
 func apiPublish(t *testing.T, base, channel, data string) (int, string) {
 	t.Helper()
+	status, body := apiPublishQuiet(base, channel, data)
+	if status == 0 {
+		t.Fatalf("POST /api/publish: %s", body)
+	}
+	return status, body
+}
+
+// apiPublishQuiet is apiPublish for other goroutines: a failed request is
+// status 0 with the error as the body.
+func apiPublishQuiet(base, channel, data string) (int, string) {
 	body, _ := json.Marshal(map[string]any{"channel": channel, "data": json.RawMessage(data)})
 	req, _ := http.NewRequest(http.MethodPost, base+"/api/publish", strings.NewReader(string(body)))
 	req.Header.Set("Authorization", "apikey "+testAPIKey)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("POST /api/publish: %v", err)
+		return 0, err.Error()
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
