@@ -122,31 +122,32 @@ func (h *Hub) survey(ctx context.Context, req surveyRequest) ([]surveyReply, []s
 	return sv.replies, missing, nil
 }
 
-// answerSurvey sends this node's part of the answer. It runs on its own
-// goroutine: HandleControl must not block, and a broker may deliver
-// control messages while holding the lock that PublishControl takes.
+// answerSurvey sends this node's part of the answer. It works on its own
+// goroutine: HandleControl must not block (listing a node's channels
+// takes a while), and a broker may deliver control messages while holding
+// the lock that PublishControl takes.
 func (h *Hub) answerSurvey(req *surveyRequest) {
 	if req == nil || req.ID == "" || req.From == "" {
-		return
-	}
-	reply := surveyReply{ID: req.ID, To: req.From, Node: h.id}
-	switch req.Kind {
-	case "channels":
-		chs, err := h.Channels(req.Pattern)
-		if err != nil {
-			reply.Error = err.Error()
-		}
-		reply.Channels = chs
-	default:
-		reply.Error = "unknown survey kind " + req.Kind
-	}
-	data, err := json.Marshal(control{Op: "survey_reply", Reply: &reply})
-	if err != nil {
 		return
 	}
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
+		reply := surveyReply{ID: req.ID, To: req.From, Node: h.id}
+		switch req.Kind {
+		case "channels":
+			chs, err := h.Channels(req.Pattern)
+			if err != nil {
+				reply.Error = err.Error()
+			}
+			reply.Channels = chs
+		default:
+			reply.Error = "unknown survey kind " + req.Kind
+		}
+		data, err := json.Marshal(control{Op: "survey_reply", Reply: &reply})
+		if err != nil {
+			return
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), h.cfg.SurveyTimeout)
 		defer cancel()
 		if err := h.broker.PublishControl(ctx, data); err != nil {
