@@ -130,6 +130,11 @@ func (h *Hub) answerSurvey(req *surveyRequest) {
 	if req == nil || req.ID == "" || req.From == "" {
 		return
 	}
+	select {
+	case <-h.stop: // closing: Close may be waiting for h.wg already
+		return
+	default:
+	}
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
