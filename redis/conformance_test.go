@@ -60,4 +60,5 @@ func TestConformanceCluster(t *testing.T) {
 	opts := redis.Options{Addresses: c.Addrs(), Cluster: true}
 	t.Run("Broker", func(t *testing.T) { brokertest.RunBroker(t, newBroker(opts)) })
 	t.Run("Presence", func(t *testing.T) { brokertest.RunPresence(t, newPresence(opts)) })
+	t.Run("ConcurrentPublishersOnTwoNodes", func(t *testing.T) { testConcurrentPublishers(t, opts) })
 }

@@ -33,7 +33,10 @@ func startNode(t testing.TB, opts redis.Options, h herald.BrokerHandler) *redis.
 // receive every publication in the one order the offsets give.
 func TestConcurrentPublishersOnTwoNodes(t *testing.T) {
 	s := redistest.Start(t)
-	opts := redis.Options{Addresses: []string{s.Addr}}
+	testConcurrentPublishers(t, redis.Options{Addresses: []string{s.Addr}})
+}
+
+func testConcurrentPublishers(t *testing.T, opts redis.Options) {
 	var ra, rb brokertest.Recorder
 	a, b := startNode(t, opts, &ra), startNode(t, opts, &rb)
 	ctx := context.Background()

@@ -344,7 +344,11 @@ func defaultText(path string) string {
 		return ""
 	}
 	cfg := defaultConfig()
-	return valueText(reflect.ValueOf(cfg).FieldByIndex(k.index))
+	v := reflect.ValueOf(cfg).FieldByIndex(k.index)
+	if l, ok := v.Interface().([]string); ok {
+		return strings.Join(l, ",") // as a list flag takes it
+	}
+	return valueText(v)
 }
 
 func valueText(v reflect.Value) string {
