@@ -37,16 +37,19 @@ func (h *Hub) admitUser(s *Session, client, user string) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), userOpTimeout)
 	defer cancel()
 	key := userPresenceKey(user)
-	if err := p.AddPresence(ctx, key, herald.ClientInfo{Client: client, User: user}); err != nil {
-		h.log.Warn("user connections not counted across nodes: only this node's limit applies", "user", user, "err", err)
-		return true
-	}
+	err := p.AddPresence(ctx, key, herald.ClientInfo{Client: client, User: user})
+	// Counted even when the add failed: a shared store may keep the entry
+	// to add it at its next refresh, so release must remove it.
 	s.mu.Lock()
 	closed := s.state == stateClosed
 	s.userCounted = !closed
 	s.mu.Unlock()
 	if closed { // release ran before the entry was added, and missed it
 		h.forgetUser(client, user)
+		return true
+	}
+	if err != nil {
+		h.log.Warn("user connections not counted across nodes: only this node's limit applies", "user", user, "err", err)
 		return true
 	}
 	st, err := p.PresenceStats(ctx, key)
