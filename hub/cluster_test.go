@@ -3,6 +3,7 @@ package hub_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"slices"
@@ -441,5 +442,41 @@ func TestUserLimitCountsEveryNode(t *testing.T) {
 	st, err := c.presence.PresenceStats(context.Background(), "$herald:user:ann")
 	if err != nil || st.NumClients != 2 {
 		t.Fatalf("ann's count: %+v, %v; want 2", st, err)
+	}
+}
+
+// flakyPresence keeps every entry but answers AddPresence with an error,
+// as a shared store does that remembers an entry Redis could not take to
+// add it at its next refresh.
+type flakyPresence struct{ m *memory.Presence }
+
+func (p flakyPresence) AddPresence(ctx context.Context, ch string, c herald.ClientInfo) error {
+	_ = p.m.AddPresence(ctx, ch, c)
+	return errors.New("store down")
+}
+func (p flakyPresence) RemovePresence(ctx context.Context, ch, client string) error {
+	return p.m.RemovePresence(ctx, ch, client)
+}
+func (p flakyPresence) Presence(ctx context.Context, ch string) (map[string]herald.ClientInfo, error) {
+	return p.m.Presence(ctx, ch)
+}
+func (p flakyPresence) PresenceStats(ctx context.Context, ch string) (herald.PresenceStats, error) {
+	return p.m.PresenceStats(ctx, ch)
+}
+
+// With the store failing, a user is admitted on this node's limit alone,
+// and a closed connection's entry is removed all the same, so that the
+// store's refresh cannot bring it back to count forever.
+func TestUserLimitWithStoreDown(t *testing.T) {
+	store := flakyPresence{memory.NewPresence()}
+	c := newCluster(t, 1, func(cfg *hub.Config) { cfg.UserConnectionLimit = 1; cfg.Presence = store })
+	r, s := connect(t, c.hubs[0], "ann")
+	r.waitLine(t, `"connect":{`)
+	if st, _ := store.PresenceStats(context.Background(), "$herald:user:ann"); st.NumClients != 1 {
+		t.Fatalf("ann's entry: %+v, want the one the store kept", st)
+	}
+	s.HandleClose(nil)
+	if st, _ := store.PresenceStats(context.Background(), "$herald:user:ann"); st.NumClients != 0 {
+		t.Fatalf("ann's entry after close: %+v, want none", st)
 	}
 }
