@@ -70,6 +70,7 @@ const (
 	evBase              // the channel's position when it was subscribed
 	evUntrack
 	evCatchUp // the connection came back: catch every channel up
+	evSuspect // the connection broke: what comes next may follow a loss
 )
 
 type event struct {
@@ -89,6 +90,10 @@ type tracked struct {
 	// their way through pub/sub.
 	base    herald.StreamPosition
 	hasBase bool
+	// suspect is set from a reconnect until the catch-up after it: an
+	// epoch change seen then may hide publications lost with the old
+	// epoch, so it is a loss, not an expiry.
+	suspect bool
 }
 
 func newDispatcher(b *Broker) *dispatcher {
@@ -111,6 +116,8 @@ func (d *dispatcher) onMessage(m rueidis.PubSubMessage) {
 }
 
 func (d *dispatcher) catchUpAll() { d.push(event{kind: evCatchUp}) }
+
+func (d *dispatcher) suspectAll() { d.push(event{kind: evSuspect}) }
 
 // track starts keeping the channel's position, before it is subscribed.
 func (d *dispatcher) track(channel string) {
@@ -164,6 +171,11 @@ func (d *dispatcher) handle(e event) {
 	case evCatchUp:
 		for ch, t := range d.pos {
 			d.catchUp(ch, t)
+			t.suspect = false
+		}
+	case evSuspect:
+		for _, t := range d.pos {
+			t.suspect = true
 		}
 	case evMessage:
 		d.message(e.channel, e.msg)
@@ -247,9 +259,12 @@ func (d *dispatcher) publication(channel string, pub herald.Publication) {
 	default:
 		// The stream began after this node subscribed, or began again:
 		// the history expired after a quiet history_ttl (clients take
-		// offset 1 of a new epoch as that). Pub/sub lost nothing of the
-		// old one meanwhile, or a reconnect's catch-up would have said
-		// so; the new one is filled from its start.
+		// offset 1 of a new epoch as that), or Redis lost it. Pub/sub
+		// lost nothing of the old epoch unless the connection broke
+		// since; the new one is filled from its start.
+		if t.suspect && t.pos.Epoch != "" {
+			d.streamLost(channel)
+		}
 		t.pos = herald.StreamPosition{Epoch: pub.Epoch}
 		if pub.Offset > 1 {
 			d.fill(channel, t, pub.StreamPosition)

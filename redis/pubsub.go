@@ -72,9 +72,13 @@ func (s *subscriber) ready() bool {
 
 func (s *subscriber) run(done <-chan struct{}) {
 	delay := s.b.opts.ReconnectDelay
-	for {
-		lost, release, err := s.connect(done)
+	for connected := false; ; {
+		if connected {
+			s.d.suspectAll()
+		}
+		lost, dc, err := s.connect(done)
 		if err == nil {
+			connected = true
 			delay = s.b.opts.ReconnectDelay
 			select {
 			case err = <-lost:
@@ -84,9 +88,9 @@ func (s *subscriber) run(done <-chan struct{}) {
 			s.conn, s.up = nil, make(chan struct{})
 			s.mu.Unlock()
 		}
-		if release != nil {
-			release()
-		}
+		// Closed rather than returned to rueidis's pool: it carried this
+		// node's subscriptions, and the next attempt dials afresh.
+		dc.Close()
 		select {
 		case <-done:
 			return
@@ -104,8 +108,8 @@ func (s *subscriber) run(done <-chan struct{}) {
 
 // connect dials a dedicated connection, subscribes it to every wanted
 // channel, marks it up and queues a catch-up of every channel.
-func (s *subscriber) connect(done <-chan struct{}) (<-chan error, func(), error) {
-	dc, release := s.node.Dedicate()
+func (s *subscriber) connect(done <-chan struct{}) (<-chan error, rueidis.DedicatedClient, error) {
+	dc, _ := s.node.Dedicate()
 	lost := dc.SetPubSubHooks(rueidis.PubSubHooks{OnMessage: s.d.onMessage})
 	s.mu.Lock()
 	names := make([]string, 0, len(s.channels)+1)
@@ -127,7 +131,7 @@ func (s *subscriber) connect(done <-chan struct{}) (<-chan error, func(), error)
 	}()
 	for _, batch := range s.batches(names) {
 		if err := s.do(ctx, dc, batch...); err != nil {
-			return nil, release, err
+			return nil, dc, err
 		}
 	}
 	s.mu.Lock()
@@ -135,7 +139,7 @@ func (s *subscriber) connect(done <-chan struct{}) (<-chan error, func(), error)
 	close(s.up)
 	s.mu.Unlock()
 	s.d.catchUpAll()
-	return lost, release, nil
+	return lost, dc, nil
 }
 
 // batches splits names into subscribe commands: of up to 1000 names, and
