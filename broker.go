@@ -85,6 +85,16 @@ type BrokerHandler interface {
 	HandleControl(data []byte)
 }
 
+// StreamLossHandler is implemented by a BrokerHandler that can make a
+// channel's local subscribers recover. A broker that carries publications
+// between nodes calls it when some may not have reached this node and
+// history cannot fill the hole (the stream's epoch changed, or it was
+// trimmed): the subscribers then either get what they missed, or are told
+// recovered: false. It must not block, as the other handler methods.
+type StreamLossHandler interface {
+	HandleStreamLoss(channel string)
+}
+
 // Broker carries publications to every node subscribed to a channel and
 // assigns each its place in the channel's stream, where the order is
 // decided; history is read from the same stream.

@@ -23,9 +23,9 @@ type PresenceStats struct {
 
 // Presence keeps who is subscribed to channels with presence on. Entries of
 // a node that dies without removing them must expire on their own: a
-// shared implementation (Redis) gives entries a lifetime and the hub
-// re-adds its live entries before it runs out; the memory one dies with
-// its process and needs none.
+// shared implementation (Redis) gives entries a lifetime and re-adds the
+// entries its node added, until they are removed, before it runs out; the
+// memory one dies with its process and needs none.
 type Presence interface {
 	// AddPresence adds or refreshes a client's entry in the channel.
 	AddPresence(ctx context.Context, channel string, c ClientInfo) error

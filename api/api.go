@@ -36,8 +36,8 @@ type Hub interface {
 	SubscribeTarget(ctx context.Context, t hub.Target, channel string) error
 	UnsubscribeTarget(ctx context.Context, t hub.Target, channel string) error
 	DisconnectTarget(ctx context.Context, t hub.Target, d herald.Disconnect) error
-	Channels(pattern string) (map[string]hub.ChannelInfo, error)
-	Info() hub.NodeInfo
+	SurveyChannels(ctx context.Context, pattern string) (hub.ChannelsResult, error)
+	Nodes() []hub.NodeInfo
 }
 
 var _ Hub = (*hub.Hub)(nil)

@@ -14,22 +14,23 @@ type channelsRequest struct {
 
 type channelsResult struct {
 	Channels map[string]hub.ChannelInfo `json:"channels"`
+	// MissingNodes are the live nodes that did not answer in time: their
+	// subscribers are not counted.
+	MissingNodes []string `json:"missing_nodes,omitempty"`
 }
 
-// channels lists the channels with subscribers on this node.
-func (h *Handler) channels(_ context.Context, body []byte) (any, error) {
+// channels lists the channels with subscribers on any node, asking every
+// node for its own.
+func (h *Handler) channels(ctx context.Context, body []byte) (any, error) {
 	var req channelsRequest
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	chs, err := h.hub.Channels(req.Pattern)
+	res, err := h.hub.SurveyChannels(ctx, req.Pattern)
 	if err != nil {
 		return nil, err
 	}
-	if chs == nil {
-		chs = map[string]hub.ChannelInfo{} // {} rather than null
-	}
-	return channelsResult{Channels: chs}, nil
+	return channelsResult{Channels: res.Channels, MissingNodes: res.Missing}, nil
 }
 
 // infoResult is an array of nodes so that a cluster fits the same answer.
@@ -39,6 +40,7 @@ type infoResult struct {
 
 type nodeInfo struct {
 	ID               string `json:"id"`
+	Name             string `json:"name"`
 	Version          string `json:"version"`
 	UptimeSeconds    int64  `json:"uptime_seconds"`
 	NumClients       int    `json:"num_clients"`
@@ -52,14 +54,18 @@ func (h *Handler) info(_ context.Context, body []byte) (any, error) {
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	n := h.hub.Info()
-	return infoResult{Nodes: []nodeInfo{{
-		ID:               n.ID,
-		Version:          n.Version,
-		UptimeSeconds:    int64(n.Uptime.Seconds()),
-		NumClients:       n.NumClients,
-		NumUsers:         n.NumUsers,
-		NumChannels:      n.NumChannels,
-		NumSubscriptions: n.NumSubscriptions,
-	}}}, nil
+	var res infoResult
+	for _, n := range h.hub.Nodes() {
+		res.Nodes = append(res.Nodes, nodeInfo{
+			ID:               n.ID,
+			Name:             n.Name,
+			Version:          n.Version,
+			UptimeSeconds:    int64(n.Uptime.Seconds()),
+			NumClients:       n.NumClients,
+			NumUsers:         n.NumUsers,
+			NumChannels:      n.NumChannels,
+			NumSubscriptions: n.NumSubscriptions,
+		})
+	}
+	return res, nil
 }

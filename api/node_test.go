@@ -39,6 +39,7 @@ func TestInfo(t *testing.T) {
 	e.subscribe(t)
 	type node struct {
 		ID               string `json:"id"`
+		Name             string `json:"name"`
 		Version          string `json:"version"`
 		UptimeSeconds    int64  `json:"uptime_seconds"`
 		NumClients       int    `json:"num_clients"`
@@ -54,10 +55,10 @@ func TestInfo(t *testing.T) {
 		t.Fatalf("nodes = %+v, want one", res.Nodes)
 	}
 	n := res.Nodes[0]
-	if n.ID == "" || n.UptimeSeconds < 0 {
-		t.Errorf("id %q, uptime %d: want an id and an uptime", n.ID, n.UptimeSeconds)
+	if n.ID == "" || n.Name == "" || n.UptimeSeconds < 0 {
+		t.Errorf("id %q, name %q, uptime %d: want an id, a name (the host's) and an uptime", n.ID, n.Name, n.UptimeSeconds)
 	}
-	n.ID, n.UptimeSeconds = "", 0
+	n.ID, n.Name, n.UptimeSeconds = "", "", 0
 	// Anonymous connections are clients, not users.
 	if want := (node{Version: testVersion, NumClients: 3, NumUsers: 0, NumChannels: 2, NumSubscriptions: 3}); n != want {
 		t.Errorf("node = %+v, want %+v", n, want)

@@ -22,6 +22,9 @@ setup() {
 	need_apt npm npm
 	need_apt chromium chromium # clients/js/e2e: the demo in a real browser
 	need_npm clients/js
+	need_apt redis-server redis-server # redis/: the Redis broker against a real Redis
+	need_apt haproxy haproxy # deploy/: and behind a real HAProxy
+	need_apt systemd-analyze systemd # deploy/: the systemd unit verifies
 }
 
 setup

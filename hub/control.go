@@ -27,11 +27,17 @@ func (t Target) validate() error {
 // control is a server API command that every node carries out on its own
 // connections; it travels through the broker as JSON.
 type control struct {
-	Op      string `json:"op"` // subscribe, unsubscribe, disconnect
+	// Op is subscribe, unsubscribe or disconnect (for Target); node or
+	// node_leave (Node); survey (Survey) or survey_reply (Reply).
+	Op      string `json:"op"`
 	Target  Target `json:"target"`
 	Channel string `json:"channel,omitempty"`
 	Code    uint16 `json:"code,omitempty"`
 	Reason  string `json:"reason,omitempty"`
+
+	Node   *nodeAnnouncement `json:"node,omitempty"`
+	Survey *surveyRequest    `json:"survey,omitempty"`
+	Reply  *surveyReply      `json:"reply,omitempty"`
 }
 
 // SubscribeTarget subscribes the target's connections to a channel, on
@@ -79,6 +85,17 @@ func (h *Hub) HandleControl(data []byte) {
 		h.log.Error("invalid control message", "err", err)
 		return
 	}
+	switch c.Op {
+	case "node", "node_leave":
+		h.handleNode(c.Op, c.Node)
+		return
+	case "survey":
+		h.answerSurvey(c.Survey)
+		return
+	case "survey_reply":
+		h.gatherReply(c.Reply)
+		return
+	}
 	sessions := h.reg.byID(c.Target.Client)
 	if c.Target.User != "" {
 		sessions = h.reg.lookup(&h.reg.users, c.Target.User)
@@ -123,7 +140,7 @@ type ChannelInfo struct {
 	NumClients int `json:"num_clients"`
 }
 
-// Channels lists this node's channels with local subscribers whose name
+// Channels lists this node's channels (SurveyChannels lists every node's) with local subscribers whose name
 // matches pattern (path.Match syntax: * ? [a-z]; "" matches all).
 func (h *Hub) Channels(pattern string) (map[string]ChannelInfo, error) {
 	if _, err := path.Match(pattern, ""); err != nil {
@@ -138,9 +155,10 @@ func (h *Hub) Channels(pattern string) (map[string]ChannelInfo, error) {
 	return out, nil
 }
 
-// NodeInfo describes this node.
+// NodeInfo describes a node.
 type NodeInfo struct {
 	ID               string
+	Name             string
 	Version          string
 	Uptime           time.Duration
 	NumClients       int
@@ -156,6 +174,7 @@ func (h *Hub) Info() NodeInfo {
 	h.reg.eachChannel(func(_ string, n int) { channels++; subs += n })
 	return NodeInfo{
 		ID:               h.id,
+		Name:             h.cfg.NodeName,
 		Version:          h.cfg.Version,
 		Uptime:           time.Since(h.started),
 		NumClients:       h.reg.numConns(),

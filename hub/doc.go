@@ -14,6 +14,12 @@
 // Start with New and Hub.Accept. A transport (websocket/) feeds a Session
 // the frames it reads; the Session answers through the herald.Transport.
 //
+// What the server API does across nodes travels on the broker's control
+// channel (control.go): commands on targets, every node's announcement of
+// itself (nodes.go), surveys that every node answers (survey.go); the
+// per-user limit counts through Presence (userlimit.go). The peers and
+// survey locks are leaves: nothing else is taken while they are held.
+//
 // Lock order, outermost first (a lock may be taken while holding one above
 // it, never below):
 //

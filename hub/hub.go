@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,12 +59,25 @@ type Config struct {
 	// ExpireGrace is how long a connection or subscription may outlive its
 	// credentials' expiry before it is closed. Default 10s.
 	ExpireGrace time.Duration
-	// UserConnectionLimit is the most connections one user may have on this
-	// node; 0: no limit.
+	// UserConnectionLimit is the most connections one user may have on all
+	// nodes together, counted in Presence (see userlimit.go); 0: no limit.
 	UserConnectionLimit int
 	// PersonalNamespace, when set, subscribes every authenticated
 	// connection to its user's channel "<namespace>:#<user>" at connect.
 	PersonalNamespace string
+	// NodeName names this node in the API's info, for people; the node's
+	// id, new at every start, is what tells nodes apart. Default: the
+	// host name.
+	NodeName string
+	// NodeInterval is how often this node announces itself and its counts
+	// to the other nodes through the broker. Default 5s.
+	NodeInterval time.Duration
+	// NodeTimeout is how long another node is listed after its last
+	// announcement. Default 3 × NodeInterval.
+	NodeTimeout time.Duration
+	// SurveyTimeout is the longest wait for every node's answer to a
+	// request that asks them all (the API's channels). Default 2s.
+	SurveyTimeout time.Duration
 	// Version is the server version sent in the connect reply.
 	Version string
 	// Logger receives the hub's logs. Default slog.Default().
@@ -106,6 +120,18 @@ func (c *Config) setDefaults() {
 	if c.PublishBurst <= 0 {
 		c.PublishBurst = max(1, int(2*c.PublishRate))
 	}
+	if c.NodeName == "" {
+		c.NodeName, _ = os.Hostname()
+	}
+	if c.NodeInterval <= 0 {
+		c.NodeInterval = 5 * time.Second
+	}
+	if c.NodeTimeout <= 0 {
+		c.NodeTimeout = 3 * c.NodeInterval
+	}
+	if c.SurveyTimeout <= 0 {
+		c.SurveyTimeout = 2 * time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -123,6 +149,8 @@ type Hub struct {
 	m      *metrics.Metrics
 
 	id        string        // this node's id
+	peers     peers         // the other live nodes
+	surveys   surveys       // this node's open surveys
 	started   time.Time     // for uptime
 	seq       atomic.Uint64 // session sequence, for shard choice
 	draining  atomic.Bool
@@ -145,6 +173,8 @@ func New(cfg Config, broker herald.Broker) *Hub {
 	h.writers.init()
 	h.fan.init()
 	h.reg.init()
+	h.peers.m = map[string]peer{}
+	h.surveys.m = map[string]*survey{}
 	return h
 }
 
@@ -158,10 +188,14 @@ func (h *Hub) Start() error {
 		h.writers.shutdown()
 		return fmt.Errorf("hub: start broker: %w", err)
 	}
-	h.wg.Add(1)
+	h.wg.Add(2)
 	go func() {
 		defer h.wg.Done()
 		h.heartbeat(h.stop)
+	}()
+	go func() {
+		defer h.wg.Done()
+		h.announceLoop(h.stop)
 	}()
 	return nil
 }
@@ -175,6 +209,8 @@ func (h *Hub) Close() error {
 	defer h.fan.shutdown()     // after the broker, which queues to it
 	h.stopOnce.Do(func() { close(h.stop) })
 	h.wg.Wait()
+	// The others forget this node now rather than after NodeTimeout.
+	h.announce("node_leave")
 	return h.broker.Close()
 }
 

@@ -42,6 +42,9 @@ type Session struct {
 	errors   int
 	tokens   float64   // client publish rate limit bucket
 	refilled time.Time // when tokens was last refilled
+	// userCounted: this connection is in its user's count on every node
+	// (userlimit.go) and must leave it when it closes.
+	userCounted bool
 
 	created   int64        // unix nanos, for connect_timeout
 	expiresAt atomic.Int64 // unix nanos when the credentials expire, 0 for never
@@ -159,6 +162,9 @@ func (s *Session) connect(id uint32, req *protocol.ConnectRequest) error {
 	s.id, s.user = clientID, ident.User
 	s.mu.Unlock()
 	if !h.reg.indexUpTo(&h.reg.users, ident.User, s, h.cfg.UserConnectionLimit) {
+		return herald.DisconnectConnectionLimit
+	}
+	if !h.admitUser(s, clientID, ident.User) {
 		return herald.DisconnectConnectionLimit
 	}
 	s.mu.Lock()
@@ -326,6 +332,7 @@ func (s *Session) release(channels []string, d *herald.Disconnect) {
 	}
 	s.hub.reg.removeID(s.id, s)
 	s.hub.reg.unindex(&s.hub.reg.users, s.user, s)
+	s.hub.releaseUser(s)
 	if d != nil {
 		s.hub.m.Disconnect(d.Code, d.Name)
 		if clientFault[d.Code] {

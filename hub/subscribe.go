@@ -213,8 +213,11 @@ func (h *Hub) enter(ctx context.Context, s *Session, channel string, ns herald.N
 		ci.Info = info // the subscription token's info, for this channel
 	}
 	if ns.Presence && h.cfg.Presence != nil {
+		// The subscribe reply may be on its way already, so a failure
+		// here cannot fail the subscription: a shared presence store
+		// adds the entry at its next refresh instead.
 		if err := h.cfg.Presence.AddPresence(ctx, channel, ci); err != nil {
-			return h.brokerError("add presence in", channel, err)
+			h.log.Warn("presence not added", "channel", channel, "client", s.id, "err", err)
 		}
 	}
 	if ns.JoinLeave {

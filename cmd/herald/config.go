@@ -18,6 +18,7 @@ type Config struct {
 	Listen string `yaml:"listen" doc:"Address to listen on, host:port. Use 0.0.0.0:8000 to accept connections from other machines."`
 	APIKey string `yaml:"api_key" doc:"Key for the server HTTP API (header 'Authorization: apikey KEY'). Empty disables the API, except in dev mode, which makes a random one."`
 	Dev    bool   `yaml:"dev" doc:"Development mode: anonymous connections; client publish, history, presence and join/leave in every channel, any namespace; the RPC method echo; the chat demo at / (signing its tokens with a random token.hmac_secret when no token key is set). Insecure: never in production."`
+	Name   string `yaml:"name" doc:"This node's name in the API's info, for people (empty: the host name); nodes are told apart by their id, new at every start."`
 
 	Token      TokenConfig                `yaml:"token"`
 	Hooks      HooksConfig                `yaml:"hooks"`
@@ -30,6 +31,24 @@ type Config struct {
 	Channel    NamespaceConfig            `yaml:"channel" doc:"Options of channels without a namespace (no ':' in the name)."`
 	Namespaces map[string]NamespaceConfig `yaml:"namespaces" doc:"Options per namespace: a channel 'chat:lobby' uses namespaces.chat. A channel in a namespace not listed here is refused."`
 	Debug      DebugConfig                `yaml:"debug"`
+	Broker     string                     `yaml:"broker" doc:"Where publications, history and presence live: memory (this process only) or redis (every node sharing the Redis in the redis section)."`
+	Redis      RedisConfig                `yaml:"redis"`
+}
+
+// RedisConfig is the Redis that nodes share with broker: redis.
+type RedisConfig struct {
+	Address        []string `yaml:"address" doc:"Redis host:port. Several: independent Redis servers that channels are split across (shards; every node must list them in the same order). With cluster: any nodes of the Redis Cluster."`
+	Username       string   `yaml:"username" doc:"Redis ACL user name (AUTH); empty: the default user."`
+	Password       string   `yaml:"password" doc:"Redis password (AUTH); empty: none."`
+	DB             int      `yaml:"db" doc:"Redis database number; must be 0 with cluster. Pub/sub ignores it: deployments sharing a Redis need different prefixes."`
+	TLS            bool     `yaml:"tls" doc:"Connect to Redis over TLS, verifying its certificate against the system roots (or tls_ca_file)."`
+	TLSCAFile      string   `yaml:"tls_ca_file" doc:"PEM file of the CA that signed Redis's certificate, instead of the system roots."`
+	TLSServerName  string   `yaml:"tls_server_name" doc:"Name to verify Redis's certificate against, when it differs from the address's host."`
+	Prefix         string   `yaml:"prefix" doc:"Start of every Redis key and pub/sub channel Herald uses; no { or }."`
+	Cluster        bool     `yaml:"cluster" doc:"The addresses are a Redis Cluster: keys follow its slots and publications use sharded pub/sub (SPUBLISH)."`
+	Timeout        Duration `yaml:"timeout" doc:"Longest wait for one Redis command; when Redis is down, publishing answers 503 (code 114) after at most this long."`
+	PresenceTTL    Duration `yaml:"presence_ttl" doc:"How long a presence entry outlives its node: each node refreshes its entries every third of it, so a dead node's clients leave presence within it."`
+	ReconnectDelay Duration `yaml:"reconnect_delay" doc:"First wait before reconnecting a lost Redis pub/sub connection; doubles up to 2s."`
 }
 
 // TokenConfig verifies the JWTs the application backend issues.
@@ -88,7 +107,7 @@ type ClientConfig struct {
 	RecoveryMax         int      `yaml:"recovery_max" doc:"Most publications replayed to one subscribe with recover; a client that missed more gets recovered: false and refetches."`
 	AllowAnonymous      bool     `yaml:"allow_anonymous" doc:"Admit connections without credentials even when tokens or a connect hook are configured (they always are without either, and in dev mode)."`
 	ExpireGrace         Duration `yaml:"expire_grace" doc:"How long a connection or subscription may outlive its token's expiry before it is closed (4005 expired) or ended."`
-	UserConnectionLimit int      `yaml:"user_connection_limit" doc:"Most connections one user may have on this node (0: no limit); more are closed with 4504."`
+	UserConnectionLimit int      `yaml:"user_connection_limit" doc:"Most connections one user may have on all nodes together (0: no limit); more are closed with 4504."`
 	PersonalNamespace   string   `yaml:"personal_namespace" doc:"When set, every authenticated connection is subscribed to its user's channel '<namespace>:#<user>' at connect."`
 }
 
@@ -149,6 +168,9 @@ func defaultConfig() Config {
 		},
 		API:      APIConfig{MaxBodySize: 1 << 20, IdempotencyWindow: Duration(5 * time.Minute)},
 		Shutdown: ShutdownConfig{Drain: Duration(5 * time.Second), Timeout: Duration(30 * time.Second)},
+		Broker:   "memory",
+		Redis: RedisConfig{Address: []string{"127.0.0.1:6379"}, Prefix: "herald", Timeout: Duration(5 * time.Second),
+			PresenceTTL: Duration(30 * time.Second), ReconnectDelay: Duration(100 * time.Millisecond)},
 		Channel: NamespaceConfig{MaxChannelLength: 255, SubscribeAccess: "anyone", PublishAccess: "anyone",
 			HistoryAccess: "subscriber", PresenceAccess: "subscriber"},
 	}

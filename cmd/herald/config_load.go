@@ -29,6 +29,8 @@ var serveFlags = []serveFlag{
 	{"token-hmac-secret", "token.hmac_secret", "SECRET", "HMAC secret that connection tokens are signed with (HS256/384/512);\nwith it set and no --dev, anonymous connections are refused"},
 	{"log-level", "log.level", "LEVEL", "debug, info, warn or error"},
 	{"log-format", "log.format", "FORMAT", "text or json"},
+	{"broker", "broker", "NAME", "memory (one node) or redis (many nodes sharing Redis)"},
+	{"redis-address", "redis.address", "HOST:PORT", "Redis address(es) for --broker redis; several, comma-separated,\nare shards (or cluster seeds with redis.cluster)"},
 }
 
 // loadServeConfig builds serve's configuration from defaults, the --config
@@ -241,7 +243,11 @@ func (l *loader) flag(f *flag.Flag) error {
 	k, _ := keyByPath(key)
 	source := "flag --" + f.Name
 	l.setOrigin(key, origin{source: source})
-	if err := setText(l.root().FieldByIndex(k.index), f.Value.String()); err != nil {
+	v := l.root().FieldByIndex(k.index)
+	if v.Kind() == reflect.Slice {
+		return errors.Join(envList(v, key, source, f.Value.String())...)
+	}
+	if err := setText(v, f.Value.String()); err != nil {
 		return &keyError{source: source, path: key, msg: err.Error()}
 	}
 	return nil
@@ -347,7 +353,11 @@ func defaultText(path string) string {
 		return ""
 	}
 	cfg := defaultConfig()
-	return valueText(reflect.ValueOf(cfg).FieldByIndex(k.index))
+	v := reflect.ValueOf(cfg).FieldByIndex(k.index)
+	if l, ok := v.Interface().([]string); ok {
+		return strings.Join(l, ",") // as a list flag takes it
+	}
+	return valueText(v)
 }
 
 func valueText(v reflect.Value) string {

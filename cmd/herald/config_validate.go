@@ -45,6 +45,7 @@ func (c *Config) validate() error {
 		p.add("api.max_body_size", "must be more than 0, got %s", c.API.MaxBodySize)
 	}
 	c.validateAuth(&p)
+	c.validateBroker(&p)
 	var parts problems
 	c.validateParts(&parts)
 	for _, e := range parts {

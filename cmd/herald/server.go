@@ -22,19 +22,19 @@ import (
 	"github.com/heraldrt/herald/demo"
 	"github.com/heraldrt/herald/hooks"
 	"github.com/heraldrt/herald/hub"
-	"github.com/heraldrt/herald/memory"
 	"github.com/heraldrt/herald/metrics"
 	"github.com/heraldrt/herald/websocket"
 )
 
 // server wires the parts together for one `herald serve`.
 type server struct {
-	cfg   Config
-	log   *slog.Logger
-	hub   *hub.Hub
-	auth  *authn.Authenticator // nil when nothing authenticates
-	http  *http.Server
-	ready atomic.Bool
+	cfg     Config
+	log     *slog.Logger
+	backend backend
+	hub     *hub.Hub
+	auth    *authn.Authenticator // nil when nothing authenticates
+	http    *http.Server
+	ready   atomic.Bool
 }
 
 func newServer(cfg Config, log *slog.Logger) (*server, error) {
@@ -46,6 +46,11 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		return nil, err
 	}
 	hubAuth, rpcForward, headers := authWiring(authn)
+	be, err := newBackend(cfg, log)
+	if err != nil {
+		authn.Close()
+		return nil, err
+	}
 	h := hub.New(hub.Config{
 		Namespaces:          namespaces(cfg),
 		ChannelLimit:        cfg.Client.ChannelLimit,
@@ -58,18 +63,19 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		PublishBurst:        cfg.Client.PublishBurst,
 		RecoveryMax:         cfg.Client.RecoveryMax,
 		IdempotencyWindow:   time.Duration(cfg.API.IdempotencyWindow),
-		Presence:            memory.NewPresence(),
+		Presence:            be.presence,
 		RPC:                 rpcMethods(cfg),
 		RPCForward:          rpcForward,
 		Auth:                hubAuth,
 		ExpireGrace:         time.Duration(cfg.Client.ExpireGrace),
 		UserConnectionLimit: cfg.Client.UserConnectionLimit,
 		PersonalNamespace:   cfg.Client.PersonalNamespace,
+		NodeName:            cfg.Name,
 		Version:             version,
 		Logger:              log,
 		Metrics:             m,
-	}, memory.New())
-	s := &server{cfg: cfg, log: log, hub: h, auth: authn}
+	}, be.broker)
+	s := &server{cfg: cfg, log: log, backend: be, hub: h, auth: authn}
 
 	mux := http.NewServeMux()
 	mux.Handle("/connection/websocket", websocket.NewHandler(websocket.Options{
@@ -93,9 +99,13 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeStatus(w, http.StatusOK, "ok")
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if !s.ready.Load() {
 			writeStatus(w, http.StatusServiceUnavailable, "draining")
+			return
+		}
+		if be.ready != nil && !be.ready(r.Context()) {
+			writeStatus(w, http.StatusServiceUnavailable, "broker unavailable")
 			return
 		}
 		writeStatus(w, http.StatusOK, "ready")
@@ -225,7 +235,7 @@ func (s *server) run(ctx context.Context) error {
 	s.log.Info("serving", "addr", addr,
 		"websocket", "ws://"+addr+"/connection/websocket",
 		"api", api, "metrics", "http://"+addr+"/metrics",
-		"broker", "memory", "version", version)
+		"broker", s.cfg.Broker, "version", version)
 	if s.cfg.Dev {
 		s.log.Info("chat demo (dev mode): open it in a browser", "url", "http://"+addr+"/")
 	}
@@ -235,6 +245,7 @@ func (s *server) run(ctx context.Context) error {
 	select {
 	case err := <-errc:
 		s.hub.Close()
+		s.backend.close()
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -271,6 +282,7 @@ func (s *server) shutdown() error {
 	if err := s.hub.Close(); err != nil {
 		errs = append(errs, err)
 	}
+	s.backend.close()
 	s.auth.Close()
 	s.log.Info("stopped")
 	return errors.Join(errs...)
