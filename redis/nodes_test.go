@@ -107,84 +107,19 @@ func (r *lossRecorder) lossCount(channel string) int {
 	return r.losses[channel]
 }
 
-// publisher publishes "1", "2", ... to a channel until stopped, keeping
-// what was acknowledged and counting what failed.
-type publisher struct {
-	node  *redis.Broker
-	ch    string
-	mu    sync.Mutex
-	acked []herald.Publication
-	fails int
-	stop  chan struct{}
-	done  chan struct{}
-}
-
-func startPublisher(node *redis.Broker, ch string) *publisher {
-	p := &publisher{node: node, ch: ch, stop: make(chan struct{}), done: make(chan struct{})}
-	keep := herald.PublishOptions{HistorySize: 100000, HistoryTTL: time.Hour}
-	go func() {
-		defer close(p.done)
-		for i := 1; ; i++ {
-			select {
-			case <-p.stop:
-				return
-			default:
-			}
-			data := fmt.Appendf(nil, "%d", i)
-			pos, err := p.node.Publish(context.Background(), ch, data, keep)
-			p.mu.Lock()
-			if err != nil {
-				p.fails++
-			} else {
-				p.acked = append(p.acked, herald.Publication{Data: data, StreamPosition: pos})
-			}
-			p.mu.Unlock()
-			if err != nil {
-				time.Sleep(5 * time.Millisecond) // as a client backs off
-			}
-		}
-	}()
-	return p
-}
-
-// waitAcked waits until n more publications than before were
-// acknowledged.
-func (p *publisher) waitAcked(t *testing.T, n int) {
-	t.Helper()
-	p.mu.Lock()
-	want := len(p.acked) + n
-	p.mu.Unlock()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		p.mu.Lock()
-		got := len(p.acked)
-		p.mu.Unlock()
-		if got >= want {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("publisher: fewer than %d publications acknowledged within 30s", want)
-}
-
-func (p *publisher) finish() ([]herald.Publication, int) {
-	close(p.stop)
-	<-p.done
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.acked, p.fails
-}
-
 // startPubSub starts two nodes: one subscribed to ch, recording, and one
 // publishing to it without pause.
-func startPubSub(t *testing.T, opts redis.Options, ch string) (*redis.Broker, *lossRecorder, *publisher) {
+func startPubSub(t *testing.T, opts redis.Options, ch string) (*redis.Broker, *lossRecorder, *redistest.Publisher) {
 	t.Helper()
 	rsub := &lossRecorder{}
 	pubNode, subNode := startNode(t, opts, &brokertest.Recorder{}), startNode(t, opts, rsub)
 	if err := subNode.Subscribe(context.Background(), ch); err != nil {
 		t.Fatal(err)
 	}
-	return subNode, rsub, startPublisher(pubNode, ch)
+	keep := herald.PublishOptions{HistorySize: 100000, HistoryTTL: time.Hour}
+	return subNode, rsub, redistest.StartPublisher(t, func(data []byte) (herald.StreamPosition, error) {
+		return pubNode.Publish(context.Background(), ch, data, keep)
+	})
 }
 
 // Under load, the subscribing node's pub/sub connection is killed: it
@@ -196,11 +131,11 @@ func TestPubSubReconnectCatchesUp(t *testing.T) {
 	const ch = "catchup"
 	subNode, rsub, p := startPubSub(t, opts, ch)
 	for range 3 {
-		p.waitAcked(t, 200)
+		p.WaitAcked(t, 200)
 		s.Do("CLIENT", "KILL", "TYPE", "pubsub")
-		p.waitAcked(t, 200)
+		p.WaitAcked(t, 200)
 	}
-	acked, fails := p.finish()
+	acked, fails := p.Finish()
 	got := rsub.WaitPublications(t, ch, len(acked))
 	if fails != 0 {
 		t.Fatalf("%d publishes failed although only pub/sub connections were killed", fails)
@@ -227,7 +162,7 @@ func TestRedisRestartUnderLoad(t *testing.T) {
 	opts := redis.Options{Addresses: []string{s.Addr}, ReconnectDelay: 50 * time.Millisecond, Timeout: time.Second}
 	const ch = "restart"
 	subNode, rsub, p := startPubSub(t, opts, ch)
-	p.waitAcked(t, 300)
+	p.WaitAcked(t, 300)
 	s.Stop()
 	s.Start()
 	// Publishing goes on until the subscribing node is back and has
@@ -240,8 +175,8 @@ func TestRedisRestartUnderLoad(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	p.waitAcked(t, 300)
-	acked, fails := p.finish()
+	p.WaitAcked(t, 300)
+	acked, fails := p.Finish()
 
 	// The epoch changed with the restart; wait for the last acknowledged
 	// publication, which is in the new epoch.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldrt/herald"
 	client "github.com/heraldrt/herald/clients/go"
 	"github.com/heraldrt/herald/internal/redistest"
 )
@@ -103,11 +104,18 @@ func TestServeRedisRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	p := startAPIPublisher(t, b, "news")
-	p.waitAcked(t, 100)
+	p := redistest.StartPublisher(t, func(data []byte) (herald.StreamPosition, error) {
+		status, body := apiPublishQuiet(b, "news", string(data))
+		var pos herald.StreamPosition
+		if status != http.StatusOK {
+			return pos, fmt.Errorf("HTTP %d %s", status, body)
+		}
+		return pos, json.Unmarshal([]byte(body), &pos)
+	})
+	p.WaitAcked(t, 100)
 	r.Do("CLIENT", "KILL", "TYPE", "pubsub")
-	p.waitAcked(t, 100)
-	n := p.count()
+	p.WaitAcked(t, 100)
+	n := p.Count()
 	log.waitFor(t, "every publication after the pub/sub connections were killed", func() bool { return len(log.pubs) >= n })
 	log.mu.Lock()
 	if len(log.subscribed) != 1 {
@@ -120,8 +128,8 @@ func TestServeRedisRecovery(t *testing.T) {
 	// Publishing goes on until the client has subscribed again and some
 	// publications came after that, which it must get live.
 	log.waitFor(t, "the client's resubscribe", func() bool { return len(log.subscribed) >= 2 })
-	p.waitAcked(t, 100)
-	acked, failed := p.finish()
+	p.WaitAcked(t, 100)
+	acked, failed := p.Finish()
 	last := acked[len(acked)-1]
 	log.waitFor(t, "the last acknowledged publication", func() bool {
 		n := len(log.pubs)
@@ -164,79 +172,4 @@ func TestServeRedisRecovery(t *testing.T) {
 	if unrecovered == 0 {
 		t.Fatal("Redis lost the history, yet the client's resubscribe did not say recovered: false")
 	}
-}
-
-// apiPublisher posts 1, 2, ... to a channel through the server API until
-// stopped, keeping what was acknowledged and counting refusals.
-type apiPublisher struct {
-	mu     sync.Mutex
-	acked  []client.Publication
-	failed int
-	stop   chan struct{}
-	done   chan struct{}
-}
-
-func startAPIPublisher(t *testing.T, base, channel string) *apiPublisher {
-	p := &apiPublisher{stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		for i := 1; ; i++ {
-			select {
-			case <-p.stop:
-				return
-			default:
-			}
-			data := fmt.Sprint(i)
-			status, body := apiPublishQuiet(base, channel, data)
-			var res struct {
-				Offset uint64 `json:"offset"`
-				Epoch  string `json:"epoch"`
-			}
-			p.mu.Lock()
-			if status == http.StatusOK && json.Unmarshal([]byte(body), &res) == nil {
-				p.acked = append(p.acked, client.Publication{Channel: channel, Offset: res.Offset, Epoch: res.Epoch})
-			} else {
-				p.failed++
-			}
-			p.mu.Unlock()
-			if status != http.StatusOK {
-				time.Sleep(10 * time.Millisecond) // as a backend backs off
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.stop:
-		default:
-			close(p.stop)
-		}
-		<-p.done
-	})
-	return p
-}
-
-func (p *apiPublisher) count() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.acked)
-}
-
-func (p *apiPublisher) waitAcked(t *testing.T, n int) {
-	t.Helper()
-	want := p.count() + n
-	deadline := time.Now().Add(waitTimeout)
-	for p.count() < want {
-		if time.Now().After(deadline) {
-			t.Fatalf("fewer than %d publications acknowledged within %s", want, waitTimeout)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func (p *apiPublisher) finish() ([]client.Publication, int) {
-	close(p.stop)
-	<-p.done
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.acked, p.failed
 }
