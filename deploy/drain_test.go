@@ -66,7 +66,7 @@ func TestNginxDrainServesReadyz(t *testing.T) {
 		}
 	})
 	waitHTTP(t, "http://"+addr+"/healthz")
-	proxy := startNginx(t, addr, "60s")
+	proxy := startNginx(t, []string{addr}, "60s")
 	ws := "ws://" + proxy + "/connection/websocket"
 
 	c := dialWS(t, ws, nil)
