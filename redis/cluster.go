@@ -42,13 +42,18 @@ type clusterRouter struct {
 	// at its new master failed; the next refresh subscribes it again.
 	controlLost bool
 	retry       map[string]struct{} // channels Redis dropped, to subscribe again
+	// own are clients of masters the cluster client does not know (a
+	// replica promoted by a failover, until rueidis refreshes its map on
+	// a MOVED of its own), closed with the broker.
+	own map[string]rueidis.Client
 }
 
 const clusterSlots = 16384
 
 func (b *Broker) newClusterRouter(c rueidis.Client) (router, error) {
 	r := &clusterRouter{b: b, client: c, kick: make(chan struct{}, 1),
-		subs: map[string]*subscriber{}, owner: map[string]string{}, retry: map[string]struct{}{}}
+		subs: map[string]*subscriber{}, owner: map[string]string{}, retry: map[string]struct{}{},
+		own: map[string]rueidis.Client{}}
 	ctx, cancel := b.ctx(context.Background())
 	defer cancel()
 	if err := r.readSlots(ctx); err != nil {
@@ -118,7 +123,13 @@ func (r *clusterRouter) subscriberFor(name string, control bool) (*subscriber, s
 	}
 	node := r.client.Nodes()[addr]
 	if node == nil {
-		return nil, "", fmt.Errorf("redis: cluster node %s is not known to the client", addr)
+		opts := r.b.opts
+		opts.Cluster = false
+		c, err := newClient(opts, []string{addr})
+		if err != nil {
+			return nil, "", fmt.Errorf("redis: connect to cluster node %s: %w", addr, err)
+		}
+		r.own[addr], node = c, c
 	}
 	s := r.b.newSubscriber(node, control, r)
 	r.subs[addr] = s
@@ -181,6 +192,16 @@ func (r *clusterRouter) ready() bool {
 		}
 	}
 	return true
+}
+
+// closeOwn closes the clients the router made; the broker's goroutines
+// have ended.
+func (r *clusterRouter) closeOwn() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.own {
+		c.Close()
+	}
 }
 
 func (r *clusterRouter) each(f func(*dispatcher)) {

@@ -11,34 +11,101 @@ import (
 	"github.com/heraldrt/herald/redis"
 )
 
-// While one node publishes without pause to three channels and another
-// node subscribes to them, the slots of two of the channels, and of the
-// control channel, move to other masters. Publishing goes on (rueidis
-// follows MOVED and ASK), the subscribing node moves its SSUBSCRIBEs to
-// the new masters and catches up from history, and every acknowledged
-// publication is delivered once, in order, with no loss reported. The
-// periodic refresh is off (an hour), so what is followed is followed from
-// Redis's sunsubscribe pushes.
-func TestClusterReshardUnderLoad(t *testing.T) {
-	c := redistest.StartCluster(t, 3)
+// topologyLoad is one node publishing without pause to a few channels
+// and another node subscribed to them, on a cluster whose topology a
+// test changes meanwhile.
+type topologyLoad struct {
+	c                *redistest.Cluster
+	pubNode, subNode *redis.Broker
+	rsub             *lossRecorder
+	channels         []string
+	pubs             map[string]*redistest.Publisher
+}
+
+// The periodic refresh is off (an hour), so that what is followed is
+// followed from what Redis tells the subscribing node.
+func startTopologyLoad(t *testing.T, c *redistest.Cluster, channels ...string) *topologyLoad {
 	opts := redis.Options{Addresses: c.Addrs(), Cluster: true, ReconnectDelay: 50 * time.Millisecond,
 		ClusterRefreshInterval: time.Hour}
-	rsub := &lossRecorder{}
-	pubNode, subNode := startNode(t, opts, &brokertest.Recorder{}), startNode(t, opts, rsub)
+	l := &topologyLoad{c: c, rsub: &lossRecorder{}, channels: channels, pubs: map[string]*redistest.Publisher{}}
+	l.pubNode, l.subNode = startNode(t, opts, &brokertest.Recorder{}), startNode(t, opts, l.rsub)
 	ctx := context.Background()
-	channels := []string{"moves", "stays", "moves-too"}
 	keep := herald.PublishOptions{HistorySize: 100000, HistoryTTL: time.Hour}
-	pubs := map[string]*redistest.Publisher{}
 	for _, ch := range channels {
-		if err := subNode.Subscribe(ctx, ch); err != nil {
+		if err := l.subNode.Subscribe(ctx, ch); err != nil {
 			t.Fatal(err)
 		}
-		pubs[ch] = redistest.StartPublisher(t, func(data []byte) (herald.StreamPosition, error) {
-			return pubNode.Publish(ctx, ch, data, keep)
+		l.pubs[ch] = redistest.StartPublisher(t, func(data []byte) (herald.StreamPosition, error) {
+			return l.pubNode.Publish(ctx, ch, data, keep)
 		})
 	}
-	// other is a master that does not serve slot.
-	other := func(slot int) *redistest.Server {
+	return l
+}
+
+// resumes waits for delivery on ch to go on: what is published next
+// arrives.
+func (l *topologyLoad) resumes(t *testing.T, ch string) {
+	t.Helper()
+	after := l.pubs[ch].Count() + 200
+	l.pubs[ch].WaitAcked(t, 200)
+	l.rsub.WaitPublications(t, ch, after)
+}
+
+// controlArrives publishes control messages until one reaches the
+// subscribing node: one published while its control channel moves is
+// lost (it has no history).
+func (l *topologyLoad) controlArrives(t *testing.T) {
+	t.Helper()
+	had := len(l.rsub.Controls())
+	deadline := time.Now().Add(30 * time.Second)
+	for len(l.rsub.Controls()) == had {
+		if err := l.pubNode.PublishControl(context.Background(), []byte("after the change")); err != nil {
+			t.Logf("publish control: %v", err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no control message reached the subscribing node within 30s of the change")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// check stops publishing and checks that every acknowledged publication
+// was delivered once, in order, and that no loss was reported: history
+// held everything.
+func (l *topologyLoad) check(t *testing.T) {
+	t.Helper()
+	for _, ch := range l.channels {
+		acked, fails := l.pubs[ch].Finish()
+		got := l.rsub.WaitPublications(t, ch, len(acked))
+		for i, a := range acked {
+			if got[i].StreamPosition != a.StreamPosition || string(got[i].Data) != string(a.Data) {
+				t.Fatalf("%s: delivery %d is %+v %s, want %+v %s", ch, i, got[i].StreamPosition, got[i].Data, a.StreamPosition, a.Data)
+			}
+		}
+		// Every acknowledged publication came once and in order; anything
+		// delivered beyond them is a duplicate.
+		dups := len(l.rsub.Publications(ch)) - len(acked)
+		t.Logf("%s: published %d (%d publishes failed during the change), delivered %d, duplicates %d, losses reported %d",
+			ch, len(acked), fails, len(got), dups, l.rsub.lossCount(ch))
+		if dups != 0 || l.rsub.lossCount(ch) != 0 {
+			t.Fatalf("%s: %d duplicates and %d losses, want none", ch, dups, l.rsub.lossCount(ch))
+		}
+	}
+	st := l.subNode.Stats()
+	t.Logf("caught up from history %d, losses %d", st.CaughtUp, st.Lost)
+	if st.Lost != 0 {
+		t.Fatalf("%d losses counted by the broker, want none", st.Lost)
+	}
+}
+
+// The slots of two channels, and of the control channel, move to other
+// masters under load. Publishing goes on (rueidis follows MOVED and ASK),
+// the subscribing node moves its SSUBSCRIBEs to the new masters on
+// Redis's sunsubscribe pushes and catches up from history.
+func TestClusterReshardUnderLoad(t *testing.T) {
+	c := redistest.StartCluster(t, 3)
+	l := startTopologyLoad(t, c, "moves", "stays", "moves-too")
+	other := func(slot int) *redistest.Server { // a master not serving slot
 		owner := c.Owner(t, slot)
 		for _, n := range c.Nodes {
 			if n != owner {
@@ -48,50 +115,32 @@ func TestClusterReshardUnderLoad(t *testing.T) {
 		return nil
 	}
 	for _, ch := range []string{"moves", "moves-too"} {
-		pubs[ch].WaitAcked(t, 200)
+		l.pubs[ch].WaitAcked(t, 200)
 		s := redis.ChannelSlot("herald", ch)
 		c.MoveSlot(t, s, other(s))
-		// Delivery resumes after the move: what is published next arrives.
-		after := pubs[ch].Count() + 200
-		pubs[ch].WaitAcked(t, 200)
-		rsub.WaitPublications(t, ch, after)
+		l.resumes(t, ch)
 	}
 	cs := redis.ControlSlot("herald")
 	c.MoveSlot(t, cs, other(cs))
-	// The control channel is subscribed at its new master in the
-	// background; a control message published before that is lost (it
-	// has no history), so publish until one arrives.
-	deadline := time.Now().Add(30 * time.Second)
-	for len(rsub.Controls()) == 0 {
-		if err := pubNode.PublishControl(ctx, []byte("after the move")); err != nil {
-			t.Fatal(err)
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no control message reached the subscribing node within 30s of moving the control channel's slot")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	l.controlArrives(t)
+	l.check(t)
+}
 
-	for _, ch := range channels {
-		acked, fails := pubs[ch].Finish()
-		got := rsub.WaitPublications(t, ch, len(acked))
-		for i, a := range acked {
-			if got[i].StreamPosition != a.StreamPosition || string(got[i].Data) != string(a.Data) {
-				t.Fatalf("%s: delivery %d is %+v %s, want %+v %s", ch, i, got[i].StreamPosition, got[i].Data, a.StreamPosition, a.Data)
-			}
-		}
-		// Every acknowledged publication came once and in order; anything
-		// delivered beyond them is a duplicate.
-		dups := len(rsub.Publications(ch)) - len(acked)
-		t.Logf("%s: published %d (%d publishes failed during the move), delivered %d, duplicates %d, losses reported %d",
-			ch, len(acked), fails, len(got), dups, rsub.lossCount(ch))
-		if dups != 0 || rsub.lossCount(ch) != 0 {
-			t.Fatalf("%s: %d duplicates and %d losses, want none: history held everything", ch, dups, rsub.lossCount(ch))
-		}
+// A replica takes over from the master of a channel and of the control
+// channel (CLUSTER FAILOVER) under load: publishing goes on, and the
+// subscribing node follows to the new master and catches up.
+func TestClusterFailoverUnderLoad(t *testing.T) {
+	c := redistest.StartClusterReplicas(t, 3, 1)
+	l := startTopologyLoad(t, c, "fails-over", "elsewhere")
+	l.pubs["fails-over"].WaitAcked(t, 200)
+	master := c.Owner(t, redis.ChannelSlot("herald", "fails-over"))
+	controlMaster := c.Owner(t, redis.ControlSlot("herald"))
+	c.Failover(t, master)
+	l.resumes(t, "fails-over")
+	if controlMaster != master {
+		c.Failover(t, controlMaster)
 	}
-	st := subNode.Stats()
-	t.Logf("caught up from history %d, losses %d", st.CaughtUp, st.Lost)
-	if st.Lost != 0 {
-		t.Fatalf("%d losses counted by the broker, want none", st.Lost)
-	}
+	l.controlArrives(t)
+	l.resumes(t, "elsewhere")
+	l.check(t)
 }

@@ -42,3 +42,4 @@ func TestMoveSlot(t *testing.T) {
 		t.Fatalf("GET foo on the new owner = %q, want bar", got)
 	}
 }
+

@@ -96,3 +96,60 @@ func (c *Cluster) MoveSlot(t testing.TB, slot int, to *Server) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// Failover makes a replica of master take its slots over with CLUSTER
+// FAILOVER (the master first hands it everything it has written, so no
+// write is lost), waits until every node agrees, and returns the new
+// master.
+func (c *Cluster) Failover(t testing.TB, master *Server) *Server {
+	t.Helper()
+	id := master.id(t)
+	var replica *Server
+	for _, line := range master.cli(t, "CLUSTER", "REPLICAS", id) {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		for _, n := range c.Nodes {
+			if strings.HasPrefix(f[1], n.Addr+"@") {
+				replica = n
+			}
+		}
+	}
+	if replica == nil {
+		t.Fatalf("redistest: %s has no replica", master.Addr)
+	}
+	replica.cli(t, "CLUSTER", "FAILOVER")
+	deadline := time.Now().Add(startTimeout)
+	for {
+		agreed := true
+		for _, n := range c.Nodes {
+			nodes, err := n.do("CLUSTER", "NODES")
+			if err != nil || !roleIs(nodes, replica.Addr, "master") || !roleIs(nodes, master.Addr, "slave") {
+				agreed = false
+			}
+		}
+		if agreed {
+			return replica
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redistest: %s did not take over from %s within %s", replica.Addr, master.Addr, startTimeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// roleIs reports whether CLUSTER NODES output lists addr with the flag.
+func roleIs(nodes, addr, flag string) bool {
+	for _, line := range strings.Split(nodes, "\n") {
+		f := strings.Fields(line)
+		if len(f) > 2 && strings.HasPrefix(f[1], addr+"@") {
+			for _, fl := range strings.Split(f[2], ",") {
+				if fl == flag {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
