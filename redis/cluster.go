@@ -150,7 +150,11 @@ func (r *clusterRouter) subscribe(ctx context.Context, channel string) error {
 		if err == nil {
 			r.mu.Lock()
 			r.owner[channel] = addr
+			_, dropped := r.retry[channel] // while it was being subscribed
 			r.mu.Unlock()
+			if dropped {
+				r.wake()
+			}
 			return nil
 		}
 		if !errors.Is(err, errMoved) || tries > 0 {

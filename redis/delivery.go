@@ -168,6 +168,8 @@ func (d *dispatcher) run(done <-chan struct{}) {
 func (d *dispatcher) handle(e event) {
 	switch e.kind {
 	case evTrack:
+		// Subscribed here again, after its slot left and came back.
+		delete(d.moved, e.channel)
 		if d.pos[e.channel] == nil {
 			d.pos[e.channel] = &tracked{}
 		}

@@ -160,6 +160,9 @@ func (r *clusterRouter) move(ctx context.Context, channel string) bool {
 		r.b.opts.Logger.Info("redis broker: channel moved to another cluster master", "channel", channel, "from", from, "to", addr)
 	}
 	if err := to.adopt(ctx, channel); err != nil {
+		r.mu.Lock()
+		r.retry[channel] = struct{}{}
+		r.mu.Unlock()
 		r.b.opts.Logger.Warn("redis broker: cannot subscribe a moved channel; trying again", "channel", channel, "at", addr, "err", err)
 		return false
 	}
@@ -264,16 +267,19 @@ func (s *subscriber) release(channel string) {
 	s.mu.Unlock()
 }
 
-// adopt wants the channel, whose position was handed over to s.d, and
-// subscribes it if the connection is up (if not, connecting subscribes
-// every wanted channel and catches them up); then catches it up.
+// errDown: the connection is not up. A channel adopted meanwhile is
+// tried again: a connect under way may have read the channels before it.
+var errDown = errors.New("redis broker: pub/sub is not connected")
+
+// adopt wants the channel, whose position was handed over to s.d,
+// subscribes it and catches it up.
 func (s *subscriber) adopt(ctx context.Context, channel string) error {
 	s.mu.Lock()
 	s.channels[channel] = struct{}{}
 	conn := s.conn
 	s.mu.Unlock()
 	if conn == nil {
-		return nil
+		return errDown
 	}
 	s.cmdMu.Lock()
 	err := s.do(ctx, conn, keys{s.b.opts.Prefix, channel}.pubsub())
@@ -289,13 +295,13 @@ func (s *subscriber) setControl(on bool) *subscriber {
 	return s
 }
 
-// adoptControl subscribes the control channel if the connection is up.
+// adoptControl subscribes the control channel.
 func (s *subscriber) adoptControl(ctx context.Context) error {
 	s.mu.Lock()
 	conn := s.conn
 	s.mu.Unlock()
 	if conn == nil {
-		return nil
+		return errDown
 	}
 	s.cmdMu.Lock()
 	defer s.cmdMu.Unlock()

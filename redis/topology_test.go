@@ -46,6 +46,12 @@ func startTopologyLoad(t *testing.T, c *redistest.Cluster, channels ...string) *
 // arrives.
 func (l *topologyLoad) resumes(t *testing.T, ch string) {
 	t.Helper()
+	// How long the first publication acknowledged after the change took
+	// to arrive: logged, not asserted (a loaded machine is slower).
+	start, first := time.Now(), l.pubs[ch].Count()+1
+	l.pubs[ch].WaitAcked(t, 1)
+	l.rsub.WaitPublications(t, ch, first)
+	t.Logf("%s: delivery resumed %s after the change", ch, time.Since(start).Round(time.Millisecond))
 	after := l.pubs[ch].Count() + 200
 	l.pubs[ch].WaitAcked(t, 200)
 	l.rsub.WaitPublications(t, ch, after)
