@@ -42,4 +42,3 @@ func TestMoveSlot(t *testing.T) {
 		t.Fatalf("GET foo on the new owner = %q, want bar", got)
 	}
 }
-
