@@ -163,7 +163,7 @@ func (r *clusterRouter) move(ctx context.Context, channel string) bool {
 		r.mu.Lock()
 		r.retry[channel] = struct{}{}
 		r.mu.Unlock()
-		r.b.opts.Logger.Warn("redis broker: cannot subscribe a moved channel; trying again", "channel", channel, "at", addr, "err", err)
+		r.logRetry("redis broker: cannot subscribe a moved channel; trying again", err, "channel", channel, "at", addr)
 		return false
 	}
 	r.mu.Lock()
@@ -192,11 +192,23 @@ func (r *clusterRouter) moveControl(ctx context.Context, addr string) bool {
 		r.mu.Lock()
 		r.controlLost = true // so that the next refresh tries again
 		r.mu.Unlock()
-		r.b.opts.Logger.Warn("redis broker: cannot subscribe the control channel at its new master", "at", addr, "err", err)
+		r.logRetry("redis broker: cannot subscribe the control channel at its new master; trying again", err, "at", addr)
 		return false
 	}
 	r.b.opts.Logger.Info("redis broker: control channel subscribed at its cluster master", "at", addr)
 	return true
+}
+
+// logRetry logs a subscribe to retry: a warning, unless the connection
+// is only not up yet (a master this node had no channel on until now),
+// whose connect subscribes the channel anyway.
+func (r *clusterRouter) logRetry(msg string, err error, args ...any) {
+	args = append(args, "err", err)
+	if errors.Is(err, errDown) {
+		r.b.opts.Logger.Debug(msg, args...)
+		return
+	}
+	r.b.opts.Logger.Warn(msg, args...)
 }
 
 // errMoved marks an SSUBSCRIBE answered MOVED or ASK: the slot map this

@@ -107,7 +107,8 @@ func (l *topologyLoad) check(t *testing.T) {
 // The slots of two channels, and of the control channel, move to other
 // masters under load. Publishing goes on (rueidis follows MOVED and ASK),
 // the subscribing node moves its SSUBSCRIBEs to the new masters on
-// Redis's sunsubscribe pushes and catches up from history.
+// Redis's sunsubscribe pushes and catches up from history. Then a
+// channel is subscribed after its slot moved, through a MOVED.
 func TestClusterReshardUnderLoad(t *testing.T) {
 	c := redistest.StartCluster(t, 3)
 	l := startTopologyLoad(t, c, "moves", "stays", "moves-too")
@@ -130,6 +131,24 @@ func TestClusterReshardUnderLoad(t *testing.T) {
 	c.MoveSlot(t, cs, other(cs))
 	l.controlArrives(t)
 	l.check(t)
+
+	// A channel the subscribing node never had moves: nothing tells the
+	// node, and its SSUBSCRIBE at the old master answers MOVED, on which
+	// it reads the map again and subscribes at the new one.
+	const late = "subscribed-after-its-move"
+	ls := redis.ChannelSlot("herald", late)
+	c.MoveSlot(t, ls, other(ls))
+	ctx := context.Background()
+	if err := l.subNode.Subscribe(ctx, late); err != nil {
+		t.Fatalf("subscribe to a channel whose slot moved: %v", err)
+	}
+	pos, err := l.pubNode.Publish(ctx, late, []byte("1"), herald.PublishOptions{HistorySize: 10, HistoryTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := l.rsub.WaitPublications(t, late, 1); got[0].StreamPosition != pos {
+		t.Fatalf("%s: delivered %+v, want %+v", late, got[0].StreamPosition, pos)
+	}
 }
 
 // A replica takes over from the master of a channel and of the control
