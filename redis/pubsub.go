@@ -98,10 +98,16 @@ func (s *subscriber) run(done <-chan struct{}) {
 			return
 		default:
 		}
-		s.b.opts.Logger.Warn("redis pub/sub connection lost; reconnecting", "addr", addrOf(s.node), "err", err, "in", delay)
-		if s.cluster != nil {
-			// A failover, or a slot moved under one of its channels.
-			s.cluster.wake()
+		if s.cluster != nil && !s.carries() {
+			// A master this node has nothing on any more (a failover
+			// demoted or killed it): nothing to follow, nothing to warn of.
+			s.b.opts.Logger.Debug("redis pub/sub connection lost; reconnecting", "addr", addrOf(s.node), "err", err, "in", delay)
+		} else {
+			s.b.opts.Logger.Warn("redis pub/sub connection lost; reconnecting", "addr", addrOf(s.node), "err", err, "in", delay)
+			if s.cluster != nil {
+				// A failover, or a slot moved under one of its channels.
+				s.cluster.wake()
+			}
 		}
 		select {
 		case <-done:
