@@ -78,8 +78,8 @@ func (h *Handler) recovery(gws.Logger) {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if err := checkOrigin(r, h.opts.OriginPatterns); err != nil {
-		h.refuse(w, r, http.StatusForbidden, "origin", err.Error())
+	if reason, err := checkOrigin(r, h.opts.OriginPatterns, h.opts.Hosts); err != nil {
+		h.refuse(w, r, http.StatusForbidden, reason, err.Error())
 		return
 	}
 	if !isUpgrade(r) {
@@ -94,7 +94,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		up = h.json
 	}
-	socket, err := up.Upgrade(w, r)
+	socket, err := up.Upgrade(closeCodeWriter{w}, r)
 	if err != nil {
 		h.m.Handshakes.WithLabelValues("handshake").Inc()
 		h.log.Debug("WebSocket handshake failed", "remote", r.RemoteAddr, "err", err)
@@ -124,8 +124,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, status int, reason, msg string) {
 	h.m.Handshakes.WithLabelValues(reason).Inc()
 	attrs := []any{"reason", reason, "error", msg, "remote", r.RemoteAddr, "host", r.Host}
-	if reason == "origin" {
+	switch reason {
+	case "origin":
 		attrs = append(attrs, "origin", r.Header.Get("Origin"), "setting", "websocket.origins")
+	case "host":
+		attrs = append(attrs, "origin", r.Header.Get("Origin"), "setting", "websocket.hosts")
 	}
 	h.log.Info("WebSocket handshake refused", attrs...)
 	code := herald.ErrBadRequest

@@ -91,6 +91,7 @@ type WebSocketConfig struct {
 	Compression          bool     `yaml:"compression" doc:"Negotiate permessage-deflate (RFC 7692) without context takeover."`
 	CompressionThreshold Size     `yaml:"compression_threshold" doc:"Messages shorter than this are sent uncompressed."`
 	Origins              []string `yaml:"origins" doc:"Origins allowed besides the server's own, as host patterns (e.g. 'app.example.com', '*.example.com'); '*' allows all. Origin is not authentication: non-browser clients can send any."`
+	Hosts                []string `yaml:"hosts" doc:"This server's own host names (e.g. 'chat.example.com', '*.example.com'): a browser whose Origin equals the request's Host is same-origin only for these, IP addresses, loopback names and the listen address's host, so a DNS rebinding page is refused. Behind a proxy, list the public names clients use."`
 	WriteTimeout         Duration `yaml:"write_timeout" doc:"A write to a client that takes longer closes the connection."`
 	ReadBufferSize       Size     `yaml:"read_buffer_size" doc:"Read buffer per connection; smaller saves memory per idle connection."`
 }

@@ -136,6 +136,19 @@ func (c *Config) validateWebSocket(p *problems) {
 			p.add(path, "must be a host pattern like app.example.com, without a path, got %q", o)
 		}
 	}
+	validateHosts(p, ws.Hosts)
+}
+
+func validateHosts(p *problems, hosts []string) {
+	for i, h := range hosts {
+		path := fmt.Sprintf("websocket.hosts[%d]", i)
+		switch {
+		case strings.TrimSpace(h) == "":
+			p.add(path, "must not be empty")
+		case strings.Contains(h, "/"):
+			p.add(path, "must be a host name like chat.example.com, without scheme or path, got %q", h)
+		}
+	}
 }
 
 func (c *Config) validateClient(p *problems) {

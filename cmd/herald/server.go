@@ -83,6 +83,7 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		Compression:          cfg.WebSocket.Compression,
 		CompressionThreshold: int(cfg.WebSocket.CompressionThreshold),
 		OriginPatterns:       cfg.WebSocket.Origins,
+		Hosts:                ownHosts(cfg),
 		WriteTimeout:         time.Duration(cfg.WebSocket.WriteTimeout),
 		ReadBufferSize:       int(cfg.WebSocket.ReadBufferSize),
 		Headers:              headers,
