@@ -33,6 +33,14 @@ type Config struct {
 	Debug      DebugConfig                `yaml:"debug"`
 	Broker     string                     `yaml:"broker" doc:"Where publications, history and presence live: memory (this process only) or redis (every node sharing the Redis in the redis section)."`
 	Redis      RedisConfig                `yaml:"redis"`
+	TLS        TLSConfig                  `yaml:"tls"`
+}
+
+// TLSConfig lets serve terminate TLS itself, so a small deployment needs
+// no proxy in front.
+type TLSConfig struct {
+	CertFile string `yaml:"cert_file" doc:"PEM certificate chain to serve TLS with (https://, wss://) on the listen address; with key_file. Re-read on SIGHUP without dropping connections (a bad file keeps the old certificate and logs why). Empty: plain HTTP."`
+	KeyFile  string `yaml:"key_file" doc:"PEM private key of cert_file."`
 }
 
 // RedisConfig is the Redis that nodes share with broker: redis.

@@ -46,6 +46,9 @@ func (c *Config) validate() error {
 	}
 	c.validateAuth(&p)
 	c.validateBroker(&p)
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		p.add("tls", "cert_file and key_file go together: set both (--tls-cert, --tls-key) or neither")
+	}
 	var parts problems
 	c.validateParts(&parts)
 	for _, e := range parts {

@@ -35,9 +35,17 @@ type server struct {
 	auth    *authn.Authenticator // nil when nothing authenticates
 	http    *http.Server
 	ready   atomic.Bool
+	tls     *certReloader // nil without tls.cert_file
 }
 
 func newServer(cfg Config, log *slog.Logger) (*server, error) {
+	var certs *certReloader
+	if cfg.TLS.CertFile != "" {
+		var err error
+		if certs, err = newCertReloader(cfg.TLS, log); err != nil {
+			return nil, err
+		}
+	}
 	m := metrics.New()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -75,7 +83,7 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		Logger:              log,
 		Metrics:             m,
 	}, be.broker)
-	s := &server{cfg: cfg, log: log, backend: be, hub: h, auth: authn}
+	s := &server{cfg: cfg, log: log, backend: be, hub: h, auth: authn, tls: certs}
 
 	mux := http.NewServeMux()
 	mux.Handle("/connection/websocket", websocket.NewHandler(websocket.Options{
@@ -228,17 +236,19 @@ func (s *server) run(ctx context.Context) error {
 		return err
 	}
 	s.ready.Store(true)
+	ln, scheme, wsScheme, stopTLS := s.wrapTLS(ln)
+	defer stopTLS()
 	addr := ln.Addr().String()
 	api := "disabled (no api_key)"
 	if s.cfg.APIKey != "" {
-		api = "http://" + addr + "/api/"
+		api = scheme + "://" + addr + "/api/"
 	}
 	s.log.Info("serving", "addr", addr,
-		"websocket", "ws://"+addr+"/connection/websocket",
-		"api", api, "metrics", "http://"+addr+"/metrics",
+		"websocket", wsScheme+"://"+addr+"/connection/websocket",
+		"api", api, "metrics", scheme+"://"+addr+"/metrics",
 		"broker", s.cfg.Broker, "version", version)
 	if s.cfg.Dev {
-		s.log.Info("chat demo (dev mode): open it in a browser", "url", "http://"+addr+"/")
+		s.log.Info("chat demo (dev mode): open it in a browser", "url", scheme+"://"+addr+"/")
 	}
 
 	errc := make(chan error, 1)
