@@ -35,6 +35,9 @@ type Options struct {
 	// a loopback name (localhost, *.localhost), so that a DNS rebinding
 	// page is refused. Default none beyond those.
 	Hosts []string
+	// Admission caps new connections per second, per node and per client
+	// address; the zero value admits all.
+	Admission AdmissionOptions
 	// WriteTimeout bounds every write to a client. Default 10s.
 	WriteTimeout time.Duration
 	// HandshakeTimeout bounds writing the upgrade response. Default 5s.

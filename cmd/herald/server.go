@@ -24,6 +24,7 @@ import (
 	"github.com/heraldrt/herald/hub"
 	"github.com/heraldrt/herald/metrics"
 	"github.com/heraldrt/herald/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // server wires the parts together for one `herald serve`.
@@ -36,6 +37,8 @@ type server struct {
 	http    *http.Server
 	ready   atomic.Bool
 	tls     *certReloader // nil without tls.cert_file
+	fdLimit uint64        // the open-file limit, 0 if unknown
+	fdWarn  prometheus.Counter
 }
 
 func newServer(cfg Config, log *slog.Logger) (*server, error) {
@@ -47,6 +50,7 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		}
 	}
 	m := metrics.New()
+	fdLimit := raiseNoFile(log)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	authn, err := newAuthenticator(ctx, cfg, m, log)
@@ -83,7 +87,7 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		Logger:              log,
 		Metrics:             m,
 	}, be.broker)
-	s := &server{cfg: cfg, log: log, backend: be, hub: h, auth: authn, tls: certs}
+	s := &server{cfg: cfg, log: log, backend: be, hub: h, auth: authn, tls: certs, fdLimit: fdLimit}
 
 	mux := http.NewServeMux()
 	mux.Handle("/connection/websocket", websocket.NewHandler(websocket.Options{
@@ -92,6 +96,7 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		CompressionThreshold: int(cfg.WebSocket.CompressionThreshold),
 		OriginPatterns:       cfg.WebSocket.Origins,
 		Hosts:                ownHosts(cfg),
+		Admission:            admissionOptions(cfg.Admission),
 		WriteTimeout:         time.Duration(cfg.WebSocket.WriteTimeout),
 		ReadBufferSize:       int(cfg.WebSocket.ReadBufferSize),
 		Headers:              headers,
@@ -139,7 +144,9 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ConnState:         handshakeLimiter(cfg.Admission, fdLimit, log, m).ConnState,
 	}
+	s.fdWarn = fdWarnings(m)
 	return s, nil
 }
 
@@ -251,6 +258,13 @@ func (s *server) run(ctx context.Context) error {
 		s.log.Info("chat demo (dev mode): open it in a browser", "url", scheme+"://"+addr+"/")
 	}
 
+	fdCtx, stopFDs := context.WithCancel(ctx)
+	fdsDone := make(chan struct{})
+	go func() {
+		defer close(fdsDone)
+		watchDescriptors(fdCtx, s.fdLimit, 2*time.Second, s.log, s.fdWarn)
+	}()
+	defer func() { stopFDs(); <-fdsDone }()
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(ln) }()
 	select {
