@@ -186,4 +186,3 @@ func retryAfter(wait time.Duration) string {
 	}
 	return strconv.Itoa(s)
 }
-

@@ -43,7 +43,7 @@ type HandshakeLimiter struct {
 	counted map[net.Conn]string // the connections in total, by address
 	// Refusals are logged once per burst, not once each: an attack
 	// would otherwise write the log as fast as it connects.
-	refused   int
+	refused    int
 	lastLogged time.Time
 }
 
