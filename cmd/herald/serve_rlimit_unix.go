@@ -9,7 +9,9 @@ import (
 
 // raiseNoFile raises the soft open-file limit to the hard one: every
 // connection is a descriptor, and distributions start services with a soft
-// limit of 1,024. It returns the limit in force.
+// limit of 1,024. Go's runtime already does so at start on Linux (not on
+// every platform or version), so this mostly logs the limit in force, which
+// it returns.
 func raiseNoFile(log *slog.Logger) uint64 {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
@@ -17,7 +19,7 @@ func raiseNoFile(log *slog.Logger) uint64 {
 		return 0
 	}
 	if lim.Cur >= lim.Max {
-		log.Info("open-file limit", "limit", lim.Cur)
+		log.Info("open-file limit (soft raised to the hard limit)", "limit", lim.Cur)
 		return lim.Cur
 	}
 	from := lim.Cur
