@@ -19,22 +19,8 @@ func startLimited(t *testing.T, soft, hard string, addr string, env ...string) *
 	if _, err := exec.LookPath("bash"); err != nil {
 		t.Skip("needs bash for ulimit")
 	}
-	p := &process{cmd: exec.Command("bash", "-c", "ulimit -Sn "+soft+" && ulimit -Hn "+hard+` && exec "$0" serve --listen "$1"`, heraldBin, addr),
-		stdout: newOutput(), stderr: newOutput(), done: make(chan struct{})}
-	p.cmd.Env = testEnv(append([]string{"HERALD_SHUTDOWN_DRAIN=100ms"}, env...))
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
+	cmd := exec.Command("bash", "-c", "ulimit -Sn "+soft+" && ulimit -Hn "+hard+` && exec "$0" serve --listen "$1"`, heraldBin, addr)
+	p := startProcess(t, cmd, append([]string{"HERALD_SHUTDOWN_DRAIN=100ms"}, env...), nil)
 	p.waitFor(t, p.stderr, "serving", func(s string) bool { return strings.Contains(s, "msg=serving") })
 	return p
 }
