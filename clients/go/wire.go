@@ -60,7 +60,7 @@ func dialWire(ctx context.Context, c *Client, transport string) (wire, error) {
 			Subprotocols: []string{subprotocol},
 		})
 		if err != nil {
-			return nil, describeDialError(c.url, err, resp)
+			return nil, &dialError{err: describeDialError(c.url, err, resp), retryAfter: retryAfter(resp)}
 		}
 		ws.SetReadLimit(readLimit)
 		return wsWire{ws}, nil
