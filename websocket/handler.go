@@ -81,7 +81,7 @@ func (h *Handler) recovery(gws.Logger) {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if reason, err := checkOrigin(r, h.opts.OriginPatterns, h.opts.Hosts); err != nil {
+	if reason, err := CheckOrigin(r, h.opts.OriginPatterns, h.opts.Hosts); err != nil {
 		h.refuse(w, r, http.StatusForbidden, reason, err.Error())
 		return
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/heraldrt/herald/hooks"
 	"github.com/heraldrt/herald/hub"
 	"github.com/heraldrt/herald/metrics"
+	"github.com/heraldrt/herald/sse"
 	"github.com/heraldrt/herald/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -103,6 +104,18 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		Logger:               log,
 		Metrics:              m,
 	}, h))
+	fallback := sse.NewHandler(sse.Options{
+		MaxMessageSize: int(cfg.WebSocket.MaxMessageSize),
+		OriginPatterns: cfg.WebSocket.Origins,
+		Hosts:          ownHosts(cfg),
+		WriteTimeout:   time.Duration(cfg.WebSocket.WriteTimeout),
+		Headers:        headers,
+		Logger:         log,
+		Metrics:        m,
+	}, h, h)
+	mux.Handle("/connection/sse", fallback.SSE())
+	mux.Handle("/connection/http_stream", fallback.HTTPStream())
+	mux.Handle("/connection/emulation", fallback.Emulation())
 	mux.Handle("/api/", api.NewHandler(api.Options{
 		Key:         cfg.APIKey,
 		MaxBodySize: int64(cfg.API.MaxBodySize),
