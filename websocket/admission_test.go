@@ -149,3 +149,47 @@ func TestSlowHandshakesCapped(t *testing.T) {
 	slow[0].Close()
 	waitStatus(http.StatusSwitchingProtocols)
 }
+
+// TestAdmittedSharesTheBudget: another transport's connection requests
+// (the fallback streams, wrapped with Admitted) draw on the same per-node
+// budget as WebSocket upgrades, so a storm that falls back to SSE is
+// spread out too.
+func TestAdmittedSharesTheBudget(t *testing.T) {
+	h := hub.New(hub.Config{}, memory.New())
+	if err := h.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	ws := websocket.NewHandler(websocket.Options{Admission: websocket.AdmissionOptions{
+		Rate: 0.1, Burst: 1, MaxWait: 25 * time.Second}}, h)
+	streams := 0
+	stream := ws.Admitted(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { streams++ }))
+	mux := http.NewServeMux()
+	mux.Handle("/connection/websocket", ws)
+	mux.Handle("/connection/sse", stream)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	get := func() (int, string) {
+		t.Helper()
+		res, err := http.Get(srv.URL + "/connection/sse")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode, res.Header.Get("Retry-After")
+	}
+	if code, _ := get(); code != http.StatusOK || streams != 1 {
+		t.Fatalf("first stream: HTTP %d, %d streams opened; want 200 and 1", code, streams)
+	}
+	// The burst is spent: the next stream and the next upgrade are refused.
+	if code, after := get(); code != http.StatusServiceUnavailable || after != "10" || streams != 1 {
+		t.Fatalf("second stream: HTTP %d Retry-After %q, %d streams opened; want 503, 10 and 1", code, after, streams)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, res, err := cws.Dial(ctx, "ws"+srv.URL[len("http"):]+"/connection/websocket", nil)
+	if err == nil || res == nil || res.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("upgrade after two streams: %v (%v), want 503", err, res)
+	}
+}

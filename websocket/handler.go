@@ -89,8 +89,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, http.StatusBadRequest, "not_websocket", "this endpoint speaks WebSocket: send a GET with Upgrade: websocket (RFC 6455)")
 		return
 	}
-	if ok, scope, wait := h.adm.admit(clientIP(r, h.opts.Admission.ClientIPHeader)); !ok {
-		h.busy(w, r, scope, wait)
+	if !h.Admit(w, r) {
 		return
 	}
 	up := h.plain
@@ -145,6 +144,29 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, status int, rea
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": code, "message": msg}})
+}
+
+// Admit applies this handler's admission caps to a connection another
+// transport is about to open (the HTTP fallback streams), so that every
+// transport draws on one budget per node and per client address: a storm
+// that falls back to SSE is spread out as the WebSocket one is. Over a
+// cap it answers 503 with Retry-After and returns false.
+func (h *Handler) Admit(w http.ResponseWriter, r *http.Request) bool {
+	if ok, scope, wait := h.adm.admit(clientIP(r, h.opts.Admission.ClientIPHeader)); !ok {
+		h.busy(w, r, scope, wait)
+		return false
+	}
+	return true
+}
+
+// Admitted wraps next, the handler of another transport's connection
+// requests, with Admit.
+func (h *Handler) Admitted(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h.Admit(w, r) {
+			next.ServeHTTP(w, r)
+		}
+	})
 }
 
 // busy answers an upgrade over an admission cap: 503 with Retry-After,

@@ -40,9 +40,9 @@ type Config struct {
 // AdmissionConfig caps how fast clients are let in, so that a restart
 // bringing them all back at once does not take the node down again.
 type AdmissionConfig struct {
-	Rate               int      `yaml:"rate" doc:"New WebSocket connections per second one node admits (0: no limit); past it (and burst) the upgrade gets HTTP 503 with Retry-After, spreading the refused clients over the coming seconds at this rate."`
+	Rate               int      `yaml:"rate" doc:"New connections (WebSocket upgrades and SSE or HTTP-streaming streams) per second one node admits (0: no limit); past it (and burst) the request gets HTTP 503 with Retry-After, spreading the refused clients over the coming seconds at this rate."`
 	Burst              int      `yaml:"burst" doc:"New connections one node admits at once above rate (0: twice rate)."`
-	RatePerIP          int      `yaml:"rate_per_ip" doc:"New WebSocket connections per second from one client address (0: no limit); 503 with Retry-After past it. Loopback peers are not counted unless client_ip_header is set."`
+	RatePerIP          int      `yaml:"rate_per_ip" doc:"New connections (WebSocket or fallback streams) per second from one client address (0: no limit); 503 with Retry-After past it. Loopback peers are not counted unless client_ip_header is set."`
 	BurstPerIP         int      `yaml:"burst_per_ip" doc:"New connections one address may open at once above rate_per_ip (0: twice rate_per_ip)."`
 	MaxWait            Duration `yaml:"max_wait" doc:"Longest Retry-After given to a refused client."`
 	MaxHandshakes      int      `yaml:"max_handshakes" doc:"Connections whose HTTP request is not read yet that one node holds (0: half the open-file limit); past it new ones get a bare 503 with Retry-After and are closed, so slow clients cannot use up the descriptors."`

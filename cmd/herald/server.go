@@ -91,7 +91,7 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 	s := &server{cfg: cfg, log: log, backend: be, hub: h, auth: authn, tls: certs, fdLimit: fdLimit}
 
 	mux := http.NewServeMux()
-	mux.Handle("/connection/websocket", websocket.NewHandler(websocket.Options{
+	ws := websocket.NewHandler(websocket.Options{
 		MaxMessageSize:       int(cfg.WebSocket.MaxMessageSize),
 		Compression:          cfg.WebSocket.Compression,
 		CompressionThreshold: int(cfg.WebSocket.CompressionThreshold),
@@ -103,7 +103,8 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		Headers:              headers,
 		Logger:               log,
 		Metrics:              m,
-	}, h))
+	}, h)
+	mux.Handle("/connection/websocket", ws)
 	fallback := sse.NewHandler(sse.Options{
 		MaxMessageSize: int(cfg.WebSocket.MaxMessageSize),
 		OriginPatterns: cfg.WebSocket.Origins,
@@ -113,8 +114,10 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		Logger:         log,
 		Metrics:        m,
 	}, h, h)
-	mux.Handle("/connection/sse", fallback.SSE())
-	mux.Handle("/connection/http_stream", fallback.HTTPStream())
+	// The streams share WebSocket's admission budget; a POST to an open
+	// session is not a new connection.
+	mux.Handle("/connection/sse", ws.Admitted(fallback.SSE()))
+	mux.Handle("/connection/http_stream", ws.Admitted(fallback.HTTPStream()))
 	mux.Handle("/connection/emulation", fallback.Emulation())
 	mux.Handle("/api/", api.NewHandler(api.Options{
 		Key:         cfg.APIKey,
