@@ -35,6 +35,13 @@ type control struct {
 	Code    uint16 `json:"code,omitempty"`
 	Reason  string `json:"reason,omitempty"`
 
+	// trace and trace_stop (Trace); trace_line (Line, for TraceID, to
+	// the node To).
+	Trace   *traceSpec `json:"trace,omitempty"`
+	TraceID string     `json:"trace_id,omitempty"`
+	To      string     `json:"to,omitempty"`
+	Line    *TraceLine `json:"line,omitempty"`
+
 	Node   *nodeAnnouncement `json:"node,omitempty"`
 	Survey *surveyRequest    `json:"survey,omitempty"`
 	Reply  *surveyReply      `json:"reply,omitempty"`
@@ -94,6 +101,17 @@ func (h *Hub) HandleControl(data []byte) {
 		return
 	case "survey_reply":
 		h.gatherReply(c.Reply)
+		return
+	case "trace":
+		h.startTrace(c.Trace)
+		return
+	case "trace_stop":
+		if c.Trace != nil {
+			h.stopTrace(c.Trace.ID)
+		}
+		return
+	case "trace_line":
+		h.gatherTraceLine(&c)
 		return
 	}
 	sessions := h.reg.byID(c.Target.Client)

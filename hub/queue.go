@@ -27,6 +27,9 @@ type queue struct {
 // push queues msg. It never blocks on the network: a connection that has
 // fallen limit bytes behind is cut off instead.
 func (q *queue) push(msg []byte) {
+	if set := q.s.traced.Load(); set != nil {
+		q.s.traceFrame(set, "out", msg)
+	}
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -46,10 +47,17 @@ type Session struct {
 	// (userlimit.go) and must leave it when it closes.
 	userCounted bool
 
-	created   int64        // unix nanos, for connect_timeout
-	expiresAt atomic.Int64 // unix nanos when the credentials expire, 0 for never
-	nextPing  atomic.Int64 // unix nanos of the next ping
-	pingSent  atomic.Int64 // unix nanos of the unanswered ping, 0 if none
+	// attempt is the client id connect chose, kept before it is accepted
+	// so that a refused connection's timeline can be found by it.
+	attempt  string
+	closedAt time.Time // when it closed, for its timeline
+
+	tl        timeline
+	traced    atomic.Pointer[traceSet] // the traces following it; nil for nearly all
+	created   int64                    // unix nanos, for connect_timeout
+	expiresAt atomic.Int64             // unix nanos when the credentials expire, 0 for never
+	nextPing  atomic.Int64             // unix nanos of the next ping
+	pingSent  atomic.Int64             // unix nanos of the unanswered ping, 0 if none
 }
 
 var _ herald.Session = (*Session)(nil)
@@ -57,6 +65,7 @@ var _ herald.Session = (*Session)(nil)
 func newSession(h *Hub, t herald.Transport, info herald.ConnInfo) *Session {
 	s := &Session{hub: h, t: t, info: info, seq: h.seq.Add(1), created: time.Now().UnixNano()}
 	s.q = queue{limit: h.cfg.QueueSize, s: s}
+	s.event(handshakeEvent(info, h.cfg.NodeName+" ("+h.id+")"))
 	return s
 }
 
@@ -69,6 +78,9 @@ func (s *Session) ID() string {
 
 // HandleFrame decodes the frame's commands and answers each in order.
 func (s *Session) HandleFrame(frame []byte) {
+	if set := s.traced.Load(); set != nil {
+		s.traceFrame(set, "in", frame)
+	}
 	protocol.DecodeCommands(frame, func(cmd *protocol.Command, derr *protocol.DecodeError) {
 		if derr != nil {
 			code := herald.ErrBadRequest
@@ -140,10 +152,17 @@ func (s *Session) connect(id uint32, req *protocol.ConnectRequest) error {
 
 	h := s.hub
 	clientID := newClientID()
+	s.mu.Lock()
+	s.attempt = clientID
+	s.mu.Unlock()
+	if ld := req.LastDisconnect; ld != nil {
+		s.event(Event{Kind: "client_last_disconnect", Code: uint32(ld.Code), Text: ld.Reason})
+	}
 	ident, err := s.authenticate(context.Background(), Credentials{
 		Client: clientID, Token: req.Token, Data: req.Data, Name: req.Name, Version: req.Version, Conn: conn,
 	})
 	if err != nil {
+		s.event(refusedEvent("connect_refused", "", err))
 		return err
 	}
 	if strings.ContainsAny(ident.User, "#,") {
@@ -176,6 +195,8 @@ func (s *Session) connect(id uint32, req *protocol.ConnectRequest) error {
 		s.expiresAt.Store(ident.ExpiresAt.UnixNano())
 	}
 	h.reg.addID(clientID, s)
+	h.retrace(s)
+	s.event(connectEvent(ident, req))
 
 	cfg := &h.cfg
 	now := time.Now()
@@ -268,6 +289,7 @@ func (s *Session) fail(id uint32, err error) {
 // slow is called when the outbound queue overflows.
 func (s *Session) slow() {
 	s.hub.m.QueueDrops.Inc()
+	s.event(Event{Kind: "slow", Text: fmt.Sprintf("outbound queue passed client.queue_size (%d bytes): the client or its network reads too slowly", s.hub.cfg.QueueSize)})
 	s.Disconnect(herald.DisconnectSlow)
 }
 
@@ -315,6 +337,7 @@ func (s *Session) markClosed(flush bool) (channels []string, rest [][]byte, ok b
 		return nil, nil, false
 	}
 	s.state = stateClosed
+	s.closedAt = time.Now()
 	channels = s.channels
 	s.channels = nil
 	s.mu.Unlock()
@@ -341,6 +364,8 @@ func (s *Session) release(channels []string, d *herald.Disconnect) {
 	} else {
 		s.hub.m.Disconnect(0, "connection_lost")
 	}
+	s.event(disconnectEvent(d))
+	s.hub.gone.add(s.hub.cfg.TimelineKeep, s.describe())
 	s.hub.removed(s)
 }
 

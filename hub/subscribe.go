@@ -14,6 +14,7 @@ import (
 func (s *Session) subscribe(id uint32, req *protocol.SubscribeRequest) error {
 	j, err := s.join(context.Background(), req.Channel, req, id)
 	if err != nil {
+		s.event(refusedEvent("subscribe_refused", req.Channel, err))
 		return err
 	}
 	j.finish(s)
@@ -111,6 +112,8 @@ func (s *Session) join(ctx context.Context, channel string, req *protocol.Subscr
 		// The session ended while registering; make sure nothing stays behind.
 		h.leave(s, channel)
 	}
+	h.retrace(s)
+	s.event(subscribeEvent(j, req))
 	return j, nil
 }
 
@@ -201,6 +204,7 @@ func (s *Session) part(channel string) bool {
 	s.mu.Unlock()
 	if ok {
 		s.hub.leave(s, channel)
+		s.hub.retrace(s)
 	}
 	return ok
 }

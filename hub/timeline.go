@@ -1,0 +1,226 @@
+package hub
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/heraldrt/herald"
+)
+
+// A connection's timeline answers "why did it drop, and what did it see":
+// each session keeps its last TimelineSize events in a ring, and when it
+// closes the hub keeps a snapshot of it (closedTimelines) for
+// TimelineKeepFor, up to TimelineKeep of them. Events are rare (the
+// handshake, connect, subscribes, refreshes, the end), never one per
+// message, so recording costs nothing on the paths that carry traffic.
+
+// Event is one entry of a connection's timeline.
+type Event struct {
+	Time time.Time `json:"time"`
+	// Kind is handshake, connect, connect_refused, client_last_disconnect,
+	// subscribe, subscribe_refused, refresh, queue_high, slow, no_pong,
+	// expired or disconnect.
+	Kind    string `json:"kind"`
+	Code    uint32 `json:"code,omitempty"`
+	Channel string `json:"channel,omitempty"`
+	Text    string `json:"text,omitempty"`
+}
+
+// timeline is a bounded ring of events; its zero value is empty.
+type timeline struct {
+	mu      sync.Mutex
+	events  []Event // in order until full, then a ring starting at start
+	start   int
+	dropped int // events pushed out of the ring
+}
+
+func (t *timeline) add(limit int, e Event) {
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.events) < limit {
+		t.events = append(t.events, e)
+		return
+	}
+	t.events[t.start] = e
+	t.start = (t.start + 1) % len(t.events)
+	t.dropped++
+}
+
+// snapshot returns the events oldest first and how many were dropped.
+func (t *timeline) snapshot() ([]Event, int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]Event, 0, len(t.events))
+	out = append(out, t.events[t.start:]...)
+	out = append(out, t.events[:t.start]...)
+	return out, t.dropped
+}
+
+// ConnectionInfo is a connection as the admin API shows it: who, how it
+// came in, where, and its timeline.
+type ConnectionInfo struct {
+	Client      string    `json:"client,omitempty"`
+	User        string    `json:"user,omitempty"`
+	Node        string    `json:"node"`
+	NodeName    string    `json:"node_name,omitempty"`
+	Transport   string    `json:"transport"`
+	Subprotocol string    `json:"subprotocol,omitempty"`
+	Compression bool      `json:"compression,omitempty"`
+	Remote      string    `json:"remote"`
+	Forwarded   string    `json:"forwarded,omitempty"`
+	Origin      string    `json:"origin,omitempty"`
+	UserAgent   string    `json:"user_agent,omitempty"`
+	Started     time.Time `json:"started"`
+	Closed      time.Time `json:"closed,omitzero"`
+	Channels    []string  `json:"channels,omitempty"`
+	Events      []Event   `json:"events"`
+	// Dropped counts the oldest events the bounded ring let go of.
+	Dropped int `json:"dropped,omitempty"`
+}
+
+// ConnQuery selects connections: by user, by client id, or all ("" both).
+type ConnQuery struct {
+	User   string `json:"user,omitempty"`
+	Client string `json:"client,omitempty"`
+	// Limit is the most connections one node returns. Default 100.
+	Limit int `json:"limit,omitempty"`
+}
+
+func (q ConnQuery) matches(client, user string) bool {
+	return (q.User == "" || q.User == user) && (q.Client == "" || q.Client == client)
+}
+
+// event records e in s's timeline.
+func (s *Session) event(e Event) {
+	e.Time = time.Now()
+	s.tl.add(s.hub.cfg.TimelineSize, e)
+	if set := s.traced.Load(); set != nil {
+		s.traceEvent(set, e)
+	}
+}
+
+// handshakeEvent is the first entry: how the connection came in.
+func handshakeEvent(info herald.ConnInfo, node string) Event {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s from %s", info.Transport, info.RemoteAddr)
+	if info.Forwarded != "" {
+		fmt.Fprintf(&b, " (client %s per the proxy's forwarded headers)", info.Forwarded)
+	}
+	if info.Subprotocol != "" {
+		fmt.Fprintf(&b, ", subprotocol %s", info.Subprotocol)
+	}
+	if info.Compression {
+		b.WriteString(", permessage-deflate")
+	}
+	if info.Origin != "" {
+		fmt.Fprintf(&b, ", origin %s", info.Origin)
+	}
+	fmt.Fprintf(&b, ", node %s", node)
+	return Event{Kind: "handshake", Text: b.String()}
+}
+
+// disconnectEvent describes how the connection ended; d is nil when the
+// peer went away without a close frame.
+func disconnectEvent(d *herald.Disconnect) Event {
+	if d == nil {
+		return Event{Kind: "disconnect", Text: "connection lost without a close frame (the client sees 1006)"}
+	}
+	return Event{Kind: "disconnect", Code: uint32(d.Code), Text: d.Reason}
+}
+
+// describe is the session's ConnectionInfo as of now.
+func (s *Session) describe() ConnectionInfo {
+	s.mu.Lock()
+	c := ConnectionInfo{Client: s.id, User: s.user, Channels: append([]string(nil), s.channels...), Closed: s.closedAt}
+	if c.Client == "" {
+		c.Client = s.attempt // refused, or closed before connect
+	}
+	s.mu.Unlock()
+	h := s.hub
+	c.Node, c.NodeName = h.id, h.cfg.NodeName
+	c.Transport, c.Subprotocol, c.Compression = s.info.Transport, s.info.Subprotocol, s.info.Compression
+	c.Remote, c.Forwarded, c.Origin, c.UserAgent = s.info.RemoteAddr, s.info.Forwarded, s.info.Origin, s.info.UserAgent
+	c.Started = time.Unix(0, s.created)
+	c.Events, c.Dropped = s.tl.snapshot()
+	return c
+}
+
+// closedTimelines keeps the last connections that closed on this node,
+// bounded in count and age.
+type closedTimelines struct {
+	mu   sync.Mutex
+	ring []ConnectionInfo
+	next int
+}
+
+func (k *closedTimelines) add(limit int, c ConnectionInfo) {
+	if limit <= 0 {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.ring) < limit {
+		k.ring = append(k.ring, c)
+		return
+	}
+	k.ring[k.next] = c
+	k.next = (k.next + 1) % len(k.ring)
+}
+
+// find returns the kept connections that match q and closed after since,
+// newest first.
+func (k *closedTimelines) find(q ConnQuery, since time.Time, limit int) []ConnectionInfo {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var out []ConnectionInfo
+	for i := range k.ring {
+		// Newest first: walk back from the slot before next.
+		c := k.ring[(k.next-1-i+2*len(k.ring))%len(k.ring)]
+		if len(out) >= limit {
+			break
+		}
+		if c.Closed.After(since) && q.matches(c.Client, c.User) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Connections lists this node's connections that match q, live ones
+// first, then those closed within TimelineKeepFor, each with its timeline.
+// SurveyConnections asks every node.
+func (h *Hub) Connections(q ConnQuery) []ConnectionInfo {
+	if q.Limit <= 0 {
+		q.Limit = 100
+	}
+	var out []ConnectionInfo
+	var live []*Session
+	if q.Client != "" {
+		live = h.reg.byID(q.Client)
+	} else if q.User != "" {
+		live = h.reg.lookup(&h.reg.users, q.User)
+	} else {
+		h.reg.eachConn(func(s *Session) {
+			if len(live) < q.Limit {
+				live = append(live, s)
+			}
+		})
+	}
+	for _, s := range live {
+		if len(out) >= q.Limit {
+			break
+		}
+		if c := s.describe(); q.matches(c.Client, c.User) && c.Closed.IsZero() {
+			out = append(out, c)
+		}
+	}
+	if n := q.Limit - len(out); n > 0 {
+		out = append(out, h.gone.find(q, time.Now().Add(-h.cfg.TimelineKeepFor), n)...)
+	}
+	return out
+}
