@@ -195,7 +195,14 @@ func (s *Session) connect(id uint32, req *protocol.ConnectRequest) error {
 		s.expiresAt.Store(ident.ExpiresAt.UnixNano())
 	}
 	h.reg.addID(clientID, s)
-	h.retrace(s)
+	if h.retrace(s) {
+		// The trace learns who the connection is only now: show it the
+		// connect it missed, as the command reads (redacted).
+		b, err := json.Marshal(&protocol.Command{ID: id, Connect: req})
+		if set := s.traced.Load(); set != nil && err == nil {
+			s.traceFrame(set, "in", b)
+		}
+	}
 	s.event(connectEvent(ident, req))
 
 	cfg := &h.cfg
