@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
+
+	"github.com/heraldrt/herald/protocol"
 )
 
 // State is the client's connection state.
@@ -61,6 +63,9 @@ type Client struct {
 	changed chan struct{}      // closed and replaced on every state change, for waiters
 	kick    chan struct{}      // 1-buffered: the session loop's timers changed (subscribe retries, refreshes)
 	last    error              // why the last loop stopped (a *DisconnectError)
+	// lastEnd is how the previous connection ended, sent in the next
+	// connect so that the server's timeline shows what the client saw.
+	lastEnd *protocol.LastDisconnect
 	subs    map[string]*Subscription
 	made    uint64     // subscriptions made so far, for their order
 	subRnd  *rand.Rand // jitter of subscribe retries and refreshes

@@ -12,6 +12,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/heraldrt/herald/auth"
+	client "github.com/heraldrt/herald/clients/go"
 	"github.com/heraldrt/herald/hub"
 	"github.com/heraldrt/herald/internal/redistest"
 )
@@ -266,4 +267,39 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// The Go client tells the server how its last connection ended when it
+// reconnects; the new connection's timeline shows it.
+func TestAdminClientLastDisconnect(t *testing.T) {
+	t.Parallel()
+	a, _ := startServe(t, []string{"HERALD_ADMIN_SECRET=" + testAdminSecret, "HERALD_TOKEN_HMAC_SECRET=" + testHMACSecret}, "--api-key", testAPIKey)
+	c := client.New(a, &client.Options{Token: mintTest(t, "carol", time.Hour), MinReconnectDelay: 10 * time.Millisecond, MaxReconnectDelay: 50 * time.Millisecond})
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	if err := c.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	body := strings.NewReader(`{"user":"carol","code":4006,"reason":"move along"}`)
+	req, _ := http.NewRequest(http.MethodPost, a+"/api/disconnect", body)
+	req.Header.Set("Authorization", "apikey "+testAPIKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("disconnect: %s", resp.Status)
+	}
+	waitFor(t, "the reconnected connection to tell its last disconnect", func() bool {
+		for _, c := range adminConnections(t, a, "user=carol").Connections {
+			for _, e := range c.Events {
+				if e.Kind == "client_last_disconnect" && e.Code == 4006 && e.Text == "move along" {
+					return c.Closed.IsZero()
+				}
+			}
+		}
+		return false
+	})
 }
