@@ -65,7 +65,9 @@ var _ herald.Session = (*Session)(nil)
 func newSession(h *Hub, t herald.Transport, info herald.ConnInfo) *Session {
 	s := &Session{hub: h, t: t, info: info, seq: h.seq.Add(1), created: time.Now().UnixNano()}
 	s.q = queue{limit: h.cfg.QueueSize, s: s}
-	s.event(handshakeEvent(info, h.cfg.NodeName+" ("+h.id+")"))
+	// The handshake's text is written when the timeline is read
+	// (describe): idle connections are the many, timelines read the few.
+	s.event(Event{Kind: "handshake"})
 	return s
 }
 
@@ -364,12 +366,12 @@ func (s *Session) release(channels []string, d *herald.Disconnect) {
 	s.hub.reg.unindex(&s.hub.reg.users, s.user, s)
 	s.hub.releaseUser(s)
 	if d != nil {
-		s.hub.m.Disconnect(d.Code, d.Name)
+		s.hub.m.Disconnect(d.Code, d.Name, s.info.Transport)
 		if clientFault[d.Code] {
 			s.hub.log.Info("connection closed for bad input", "client", s.ID(), "remote", s.info.RemoteAddr, "code", d.Code, "reason", d.Reason)
 		}
 	} else {
-		s.hub.m.Disconnect(0, "connection_lost")
+		s.hub.m.Disconnect(0, "connection_lost", s.info.Transport)
 	}
 	s.event(disconnectEvent(d))
 	s.hub.gone.add(s.hub.cfg.TimelineKeep, s.describe())

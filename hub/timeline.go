@@ -78,7 +78,10 @@ type ConnectionInfo struct {
 	Started     time.Time `json:"started"`
 	Closed      time.Time `json:"closed,omitzero"`
 	Channels    []string  `json:"channels,omitempty"`
-	Events      []Event   `json:"events"`
+	// QueueHigh is the most bytes its outbound queue ever held (of
+	// client.queue_size): how close it came to being cut as slow.
+	QueueHigh int     `json:"queue_high"`
+	Events    []Event `json:"events"`
 	// Dropped counts the oldest events the bounded ring let go of.
 	Dropped int `json:"dropped,omitempty"`
 }
@@ -104,8 +107,8 @@ func (s *Session) event(e Event) {
 	}
 }
 
-// handshakeEvent is the first entry: how the connection came in.
-func handshakeEvent(info herald.ConnInfo, node string) Event {
+// handshakeText describes the first entry: how the connection came in.
+func handshakeText(info herald.ConnInfo, node string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s from %s", info.Transport, info.RemoteAddr)
 	if info.Forwarded != "" {
@@ -121,7 +124,7 @@ func handshakeEvent(info herald.ConnInfo, node string) Event {
 		fmt.Fprintf(&b, ", origin %s", info.Origin)
 	}
 	fmt.Fprintf(&b, ", node %s", node)
-	return Event{Kind: "handshake", Text: b.String()}
+	return b.String()
 }
 
 // disconnectEvent describes how the connection ended; d is nil when the
@@ -146,7 +149,15 @@ func (s *Session) describe() ConnectionInfo {
 	c.Transport, c.Subprotocol, c.Compression = s.info.Transport, s.info.Subprotocol, s.info.Compression
 	c.Remote, c.Forwarded, c.Origin, c.UserAgent = s.info.RemoteAddr, s.info.Forwarded, s.info.Origin, s.info.UserAgent
 	c.Started = time.Unix(0, s.created)
+	s.q.mu.Lock()
+	c.QueueHigh = s.q.high
+	s.q.mu.Unlock()
 	c.Events, c.Dropped = s.tl.snapshot()
+	for i := range c.Events {
+		if c.Events[i].Kind == "handshake" && c.Events[i].Text == "" {
+			c.Events[i].Text = handshakeText(s.info, h.cfg.NodeName+" ("+h.id+")")
+		}
+	}
 	return c
 }
 
