@@ -123,7 +123,7 @@ func (h *Hub) HandleControl(data []byte) {
 		case "subscribe":
 			j, err := s.join(context.Background(), c.Channel, nil, 0)
 			if err != nil {
-				h.log.Info("server-side subscribe not made", "client", s.id, "channel", c.Channel, "err", err)
+				s.log().Info("server-side subscribe not made", "channel", c.Channel, "err", err)
 				continue
 			}
 			j.finish(s)

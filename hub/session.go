@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -169,7 +170,7 @@ func (s *Session) connect(id uint32, req *protocol.ConnectRequest) error {
 	}
 	if strings.ContainsAny(ident.User, "#,") {
 		// User-limited channels list users after '#', separated by ','.
-		h.log.Error("user id refused: it contains '#' or ','", "client", clientID)
+		h.log.Error("user id refused: it contains '#' or ','", "client", clientID, "user", ident.User)
 		d := herald.DisconnectInvalidToken
 		d.Reason = "user id must not contain '#' or ','"
 		return d
@@ -235,7 +236,7 @@ func (s *Session) subscribeAtConnect(ident Identity) {
 	for _, ch := range channels {
 		j, err := s.join(context.Background(), ch, nil, 0)
 		if err != nil {
-			s.hub.log.Warn("subscription at connect not made", "client", s.id, "channel", ch, "err", err)
+			s.log().Warn("subscription at connect not made", "channel", ch, "err", err)
 			continue
 		}
 		j.finish(s)
@@ -282,15 +283,15 @@ func (s *Session) fail(id uint32, err error) {
 	}
 	s.mu.Lock()
 	s.errors++
-	n, clientID := s.errors, s.id
+	n := s.errors
 	s.mu.Unlock()
 	// Log a connection's first invalid command, not every one: a client
 	// stuck in a loop must not flood the log.
 	if n == 1 {
-		s.hub.log.Info("client sent an invalid command", "client", clientID, "remote", s.info.RemoteAddr, "code", e.Code.Name(), "error", e.Error())
+		s.log().Info("client sent an invalid command", "remote", s.info.RemoteAddr, "code", e.Code.Name(), "error", e.Error())
 	}
 	if n >= s.hub.cfg.MaxErrors {
-		s.hub.log.Info("disconnecting a client that keeps sending invalid commands", "client", s.ID(), "remote", s.info.RemoteAddr, "last_error", e.Error())
+		s.log().Info("disconnecting a client that keeps sending invalid commands", "remote", s.info.RemoteAddr, "last_error", e.Error())
 		s.Disconnect(herald.DisconnectTooManyErrors)
 	}
 }
@@ -368,7 +369,7 @@ func (s *Session) release(channels []string, d *herald.Disconnect) {
 	if d != nil {
 		s.hub.m.Disconnect(d.Code, d.Name, s.info.Transport)
 		if clientFault[d.Code] {
-			s.hub.log.Info("connection closed for bad input", "client", s.ID(), "remote", s.info.RemoteAddr, "code", d.Code, "reason", d.Reason)
+			s.log().Info("connection closed for bad input", "remote", s.info.RemoteAddr, "code", d.Code, "reason", d.Reason)
 		}
 	} else {
 		s.hub.m.Disconnect(0, "connection_lost", s.info.Transport)
@@ -382,6 +383,18 @@ func (s *Session) isClosed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.state == stateClosed
+}
+
+// log is the hub's logger with the connection's client and user id: every
+// line about a connection carries both, so that one grep finds its story.
+func (s *Session) log() *slog.Logger {
+	s.mu.Lock()
+	client, user := s.id, s.user
+	if client == "" {
+		client = s.attempt
+	}
+	s.mu.Unlock()
+	return s.hub.log.With("client", client, "user", user)
 }
 
 // newClientID returns a random id, unique across nodes without coordination.

@@ -221,7 +221,7 @@ func (h *Hub) enter(ctx context.Context, s *Session, channel string, ns herald.N
 		// here cannot fail the subscription: a shared presence store
 		// adds the entry at its next refresh instead.
 		if err := h.cfg.Presence.AddPresence(ctx, channel, ci); err != nil {
-			h.log.Warn("presence not added", "channel", channel, "client", s.id, "err", err)
+			s.log().Warn("presence not added", "channel", channel, "err", err)
 		}
 	}
 	if ns.JoinLeave {
@@ -244,7 +244,7 @@ func (h *Hub) leave(s *Session, channel string) {
 	ctx := context.Background()
 	if ns.Presence && h.cfg.Presence != nil {
 		if err := h.cfg.Presence.RemovePresence(ctx, channel, s.id); err != nil {
-			h.log.Warn("presence not removed", "channel", channel, "client", s.id, "err", err)
+			s.log().Warn("presence not removed", "channel", channel, "err", err)
 		}
 	}
 	if ns.JoinLeave {
