@@ -28,37 +28,47 @@ type Event struct {
 	Text    string `json:"text,omitempty"`
 }
 
-// timeline is a bounded ring of events; its zero value is empty.
-type timeline struct {
-	mu      sync.Mutex
-	events  []Event // in order until full, then a ring starting at start
+// ring keeps the last limit values added; its zero value is empty.
+type ring[T any] struct {
+	items   []T // in order until full, then a ring starting at start
 	start   int
-	dropped int // events pushed out of the ring
+	dropped int // values pushed out
+}
+
+func (r *ring[T]) add(limit int, v T) {
+	if len(r.items) < limit {
+		r.items = append(r.items, v)
+		return
+	}
+	r.items[r.start] = v
+	r.start = (r.start + 1) % len(r.items)
+	r.dropped++
+}
+
+// oldestFirst returns a copy of the values, oldest first.
+func (r *ring[T]) oldestFirst() []T {
+	out := make([]T, 0, len(r.items))
+	out = append(out, r.items[r.start:]...)
+	return append(out, r.items[:r.start]...)
+}
+
+// timeline is a connection's bounded ring of events.
+type timeline struct {
+	mu sync.Mutex
+	r  ring[Event]
 }
 
 func (t *timeline) add(limit int, e Event) {
-	if e.Time.IsZero() {
-		e.Time = time.Now()
-	}
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.events) < limit {
-		t.events = append(t.events, e)
-		return
-	}
-	t.events[t.start] = e
-	t.start = (t.start + 1) % len(t.events)
-	t.dropped++
+	t.r.add(limit, e)
+	t.mu.Unlock()
 }
 
 // snapshot returns the events oldest first and how many were dropped.
 func (t *timeline) snapshot() ([]Event, int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := make([]Event, 0, len(t.events))
-	out = append(out, t.events[t.start:]...)
-	out = append(out, t.events[:t.start]...)
-	return out, t.dropped
+	return t.r.oldestFirst(), t.r.dropped
 }
 
 // ConnectionInfo is a connection as the admin API shows it: who, how it
@@ -164,38 +174,25 @@ func (s *Session) describe() ConnectionInfo {
 // closedTimelines keeps the last connections that closed on this node,
 // bounded in count and age.
 type closedTimelines struct {
-	mu   sync.Mutex
-	ring []ConnectionInfo
-	next int
+	mu sync.Mutex
+	r  ring[ConnectionInfo]
 }
 
 func (k *closedTimelines) add(limit int, c ConnectionInfo) {
-	if limit <= 0 {
-		return
-	}
 	k.mu.Lock()
-	defer k.mu.Unlock()
-	if len(k.ring) < limit {
-		k.ring = append(k.ring, c)
-		return
-	}
-	k.ring[k.next] = c
-	k.next = (k.next + 1) % len(k.ring)
+	k.r.add(limit, c)
+	k.mu.Unlock()
 }
 
 // find returns the kept connections that match q and closed after since,
 // newest first.
 func (k *closedTimelines) find(q ConnQuery, since time.Time, limit int) []ConnectionInfo {
 	k.mu.Lock()
-	defer k.mu.Unlock()
+	all := k.r.oldestFirst()
+	k.mu.Unlock()
 	var out []ConnectionInfo
-	for i := range k.ring {
-		// Newest first: walk back from the slot before next.
-		c := k.ring[(k.next-1-i+2*len(k.ring))%len(k.ring)]
-		if len(out) >= limit {
-			break
-		}
-		if c.Closed.After(since) && q.matches(c.Client, c.User) {
+	for i := len(all) - 1; i >= 0 && len(out) < limit; i-- {
+		if c := all[i]; c.Closed.After(since) && q.matches(c.Client, c.User) {
 			out = append(out, c)
 		}
 	}
