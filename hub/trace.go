@@ -109,20 +109,29 @@ func (h *Hub) Trace(ctx context.Context, f TraceFilter, lines chan<- TraceLine) 
 	if err := h.publishTrace(ctx, "trace", spec); err != nil {
 		return err
 	}
-	t := time.NewTicker(traceRenew)
-	defer t.Stop()
+	renew := time.NewTicker(traceRenew)
+	defer renew.Stop()
+	// A trace's request never goes idle: end it when the node starts
+	// draining, or the HTTP server's shutdown would wait for it.
+	drain := time.NewTicker(200 * time.Millisecond)
+	defer drain.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			stop, cancel := context.WithTimeout(context.Background(), h.cfg.SurveyTimeout)
-			defer cancel()
-			_ = h.publishTrace(stop, "trace_stop", spec)
-			return nil
-		case <-t.C:
+		case <-drain.C:
+			if !h.draining.Load() {
+				continue
+			}
+		case <-renew.C:
 			if err := h.publishTrace(ctx, "trace", spec); err != nil {
 				h.log.Warn("trace not renewed", "trace", spec.ID, "err", err)
 			}
+			continue
 		}
+		stop, cancel := context.WithTimeout(context.Background(), h.cfg.SurveyTimeout)
+		defer cancel()
+		_ = h.publishTrace(stop, "trace_stop", spec)
+		return nil
 	}
 }
 
