@@ -32,6 +32,15 @@ type ConnInfo struct {
 	RemoteAddr string
 	// Transport is the transport's name, e.g. "websocket".
 	Transport string
+	// Subprotocol, Compression, Origin, UserAgent and Forwarded describe
+	// the handshake for the connection's timeline (hub/timeline.go):
+	// Forwarded is the client's address as the proxies in front told it
+	// (X-Forwarded-For, X-Real-IP or Forwarded), "" without a proxy.
+	Subprotocol string
+	Compression bool
+	Origin      string
+	UserAgent   string
+	Forwarded   string
 	// Header holds the handshake's headers the application backend's
 	// connect hook is configured to see (cookies, say); the hub lets go of
 	// them once the connection is authenticated.

@@ -36,6 +36,13 @@ type control struct {
 	Code    uint16 `json:"code,omitempty"`
 	Reason  string `json:"reason,omitempty"`
 
+	// trace and trace_stop (Trace); trace_line (Line, for TraceID, to
+	// the node To).
+	Trace   *traceSpec `json:"trace,omitempty"`
+	TraceID string     `json:"trace_id,omitempty"`
+	To      string     `json:"to,omitempty"`
+	Line    *TraceLine `json:"line,omitempty"`
+
 	Node   *nodeAnnouncement `json:"node,omitempty"`
 	Survey *surveyRequest    `json:"survey,omitempty"`
 	Reply  *surveyReply      `json:"reply,omitempty"`
@@ -100,6 +107,17 @@ func (h *Hub) HandleControl(data []byte) {
 	case "relay", "relay_reply":
 		h.handleRelay(c.Op, c.Relay)
 		return
+	case "trace":
+		h.startTrace(c.Trace)
+		return
+	case "trace_stop":
+		if c.Trace != nil {
+			h.stopTrace(c.Trace.ID)
+		}
+		return
+	case "trace_line":
+		h.gatherTraceLine(&c)
+		return
 	}
 	sessions := h.reg.byID(c.Target.Client)
 	if c.Target.User != "" {
@@ -110,7 +128,7 @@ func (h *Hub) HandleControl(data []byte) {
 		case "subscribe":
 			j, err := s.join(context.Background(), c.Channel, nil, 0)
 			if err != nil {
-				h.log.Info("server-side subscribe not made", "client", s.id, "channel", c.Channel, "err", err)
+				s.log().Info("server-side subscribe not made", "channel", c.Channel, "err", err)
 				continue
 			}
 			j.finish(s)

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -43,6 +44,8 @@ func (h *Hub) checkSessions(now int64) {
 		}
 		if sent := s.pingSent.Load(); sent != 0 {
 			if now-sent > pongTimeout {
+				s.event(Event{Kind: "no_pong", Text: fmt.Sprintf("no pong to the ping sent %s ago (client.pong_timeout %s)",
+					time.Duration(now-sent).Round(time.Millisecond), time.Duration(pongTimeout))})
 				s.Disconnect(herald.DisconnectNoPong)
 			}
 			return

@@ -78,6 +78,20 @@ type Config struct {
 	// SurveyTimeout is the longest wait for every node's answer to a
 	// request that asks them all (the API's channels). Default 2s.
 	SurveyTimeout time.Duration
+	// TimelineSize is how many events each connection's timeline keeps
+	// (timeline.go); older ones are dropped. About 100 bytes each, only
+	// as they happen. Default 32.
+	TimelineSize int
+	// TimelineKeep is how many closed connections' timelines the node
+	// keeps for the admin API. Default 1000.
+	TimelineKeep int
+	// TimelineKeepFor is how long a closed connection's timeline is
+	// listed. Default 15m.
+	TimelineKeepFor time.Duration
+	// TraceRedact names the JSON keys whose values a trace shows as
+	// "[redacted]", at any depth of a frame, besides "token", which is
+	// always redacted. Default none.
+	TraceRedact []string
 	// Version is the server version sent in the connect reply.
 	Version string
 	// Logger receives the hub's logs. Default slog.Default().
@@ -132,6 +146,15 @@ func (c *Config) setDefaults() {
 	if c.SurveyTimeout <= 0 {
 		c.SurveyTimeout = 2 * time.Second
 	}
+	if c.TimelineSize <= 0 {
+		c.TimelineSize = 32
+	}
+	if c.TimelineKeep <= 0 {
+		c.TimelineKeep = 1000
+	}
+	if c.TimelineKeepFor <= 0 {
+		c.TimelineKeepFor = 15 * time.Minute
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -162,6 +185,9 @@ type Hub struct {
 	wg        sync.WaitGroup
 	writers   writers
 	fan       fanouts
+	gone      closedTimelines // the timelines of connections that closed
+	tr        traces          // live traces (trace.go)
+	redact    map[string]bool // the keys traces redact
 }
 
 var _ herald.BrokerHandler = (*Hub)(nil)
@@ -176,6 +202,11 @@ func New(cfg Config, broker herald.Broker) *Hub {
 	h.reg.init()
 	h.peers.m = map[string]peer{}
 	h.surveys.m = map[string]*survey{}
+	h.tr.active, h.tr.watch = map[string]*activeTrace{}, map[string]chan<- TraceLine{}
+	h.redact = map[string]bool{"token": true}
+	for _, k := range cfg.TraceRedact {
+		h.redact[k] = true
+	}
 	return h
 }
 

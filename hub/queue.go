@@ -13,6 +13,7 @@ type queue struct {
 	spare   [][]byte // the last drained batch, reused to avoid an allocation per burst
 	bytes   int
 	limit   int
+	high    int  // the most bytes ever queued: the timeline's high-water mark
 	writing bool // on the run queue or being written by a writer
 	closed  bool
 	// stopped, when not nil, is closed when the queue leaves the run
@@ -27,6 +28,9 @@ type queue struct {
 // push queues msg. It never blocks on the network: a connection that has
 // fallen limit bytes behind is cut off instead.
 func (q *queue) push(msg []byte) {
+	if set := q.s.traced.Load(); set != nil {
+		q.s.traceFrame(set, "out", msg)
+	}
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
@@ -41,6 +45,9 @@ func (q *queue) push(msg []byte) {
 	}
 	q.msgs = append(q.msgs, msg)
 	q.bytes += len(msg)
+	if q.bytes > q.high {
+		q.high = q.bytes
+	}
 	if q.writing {
 		q.mu.Unlock()
 		return
@@ -62,8 +69,10 @@ func (q *queue) write(w *writer) {
 		q.mu.Unlock()
 		return
 	}
+	depth := q.bytes
 	q.msgs, q.spare, q.bytes = q.spare[:0], nil, 0
 	q.mu.Unlock()
+	q.s.hub.m.QueueDepth.Observe(float64(depth))
 
 	w.writes.Add(1)
 	err := q.s.t.Write(batch)

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -25,6 +26,7 @@ func (s *Session) refresh(id uint32, req *protocol.RefreshRequest) error {
 	s.mu.Unlock()
 	ident, err := auth.Refresh(context.Background(), s.id, current, req.Token)
 	if err != nil {
+		s.event(refusedEvent("refresh_refused", "", err))
 		return err
 	}
 	if ident.User != current.User {
@@ -40,6 +42,7 @@ func (s *Session) refresh(id uint32, req *protocol.RefreshRequest) error {
 		at = ident.ExpiresAt.UnixNano()
 	}
 	s.expiresAt.Store(at)
+	s.event(expiryEvent("refresh", ident.ExpiresAt))
 	expires, ttlSec := ttl(ident.ExpiresAt, time.Now())
 	s.reply(&protocol.Reply{ID: id, Refresh: &protocol.RefreshResult{Expires: expires, TTL: ttlSec}})
 	return nil
@@ -85,6 +88,8 @@ func (s *Session) setSubExpiry(channel string, at time.Time) {
 // credentials expired more than grace ago. Called by the heartbeat loop.
 func (s *Session) checkExpiry(now, grace int64) {
 	if at := s.expiresAt.Load(); at != 0 && now-at > grace {
+		s.event(Event{Kind: "expired", Text: fmt.Sprintf("credentials expired at %s and were not refreshed within client.expire_grace",
+			time.Unix(0, at).UTC().Format(time.RFC3339))})
 		s.Disconnect(herald.DisconnectExpired)
 		return
 	}

@@ -39,14 +39,14 @@ func (s *Session) rpc(id uint32, req *protocol.RPCRequest) error {
 	}
 	if err != nil {
 		if e := herald.AsError(err); e.Code == herald.ErrInternal {
-			s.hub.log.Error("rpc failed", "method", req.Method, "client", s.id, "err", err)
+			s.log().Error("rpc failed", "method", req.Method, "err", err)
 			return e
 		}
 		return err
 	}
 	if len(out) > 0 {
 		if out, err = compactJSON(out); err != nil {
-			s.hub.log.Error("rpc answered with invalid JSON", "method", req.Method)
+			s.log().Error("rpc answered with invalid JSON", "method", req.Method)
 			return herald.Errorf(herald.ErrInternal, "the method %q answered with invalid JSON", req.Method)
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -46,10 +48,17 @@ type Session struct {
 	// (userlimit.go) and must leave it when it closes.
 	userCounted bool
 
-	created   int64        // unix nanos, for connect_timeout
-	expiresAt atomic.Int64 // unix nanos when the credentials expire, 0 for never
-	nextPing  atomic.Int64 // unix nanos of the next ping
-	pingSent  atomic.Int64 // unix nanos of the unanswered ping, 0 if none
+	// attempt is the client id connect chose, kept before it is accepted
+	// so that a refused connection's timeline can be found by it.
+	attempt  string
+	closedAt time.Time // when it closed, for its timeline
+
+	tl        timeline
+	traced    atomic.Pointer[traceSet] // the traces following it; nil for nearly all
+	created   int64                    // unix nanos, for connect_timeout
+	expiresAt atomic.Int64             // unix nanos when the credentials expire, 0 for never
+	nextPing  atomic.Int64             // unix nanos of the next ping
+	pingSent  atomic.Int64             // unix nanos of the unanswered ping, 0 if none
 }
 
 var _ herald.Session = (*Session)(nil)
@@ -57,6 +66,9 @@ var _ herald.Session = (*Session)(nil)
 func newSession(h *Hub, t herald.Transport, info herald.ConnInfo) *Session {
 	s := &Session{hub: h, t: t, info: info, seq: h.seq.Add(1), created: time.Now().UnixNano()}
 	s.q = queue{limit: h.cfg.QueueSize, s: s}
+	// The handshake's text is written when the timeline is read
+	// (describe): idle connections are the many, timelines read the few.
+	s.event(Event{Kind: "handshake"})
 	return s
 }
 
@@ -69,6 +81,9 @@ func (s *Session) ID() string {
 
 // HandleFrame decodes the frame's commands and answers each in order.
 func (s *Session) HandleFrame(frame []byte) {
+	if set := s.traced.Load(); set != nil {
+		s.traceFrame(set, "in", frame)
+	}
 	protocol.DecodeCommands(frame, func(cmd *protocol.Command, derr *protocol.DecodeError) {
 		if derr != nil {
 			code := herald.ErrBadRequest
@@ -140,15 +155,22 @@ func (s *Session) connect(id uint32, req *protocol.ConnectRequest) error {
 
 	h := s.hub
 	clientID := newClientID()
+	s.mu.Lock()
+	s.attempt = clientID
+	s.mu.Unlock()
+	if ld := req.LastDisconnect; ld != nil {
+		s.event(Event{Kind: "client_last_disconnect", Code: uint32(ld.Code), Text: ld.Reason})
+	}
 	ident, err := s.authenticate(context.Background(), Credentials{
 		Client: clientID, Token: req.Token, Data: req.Data, Name: req.Name, Version: req.Version, Conn: conn,
 	})
 	if err != nil {
+		s.event(refusedEvent("connect_refused", "", err))
 		return err
 	}
 	if strings.ContainsAny(ident.User, "#,") {
 		// User-limited channels list users after '#', separated by ','.
-		h.log.Error("user id refused: it contains '#' or ','", "client", clientID)
+		h.log.Error("user id refused: it contains '#' or ','", "client", clientID, "user", ident.User)
 		d := herald.DisconnectInvalidToken
 		d.Reason = "user id must not contain '#' or ','"
 		return d
@@ -177,6 +199,15 @@ func (s *Session) connect(id uint32, req *protocol.ConnectRequest) error {
 	}
 	h.reg.addID(clientID, s)
 	h.log.Debug("client connected", "client", clientID, "user", ident.User, "transport", conn.Transport, "remote", conn.RemoteAddr)
+	if h.retrace(s) {
+		// The trace learns who the connection is only now: show it the
+		// connect it missed, as the command reads (redacted).
+		b, err := json.Marshal(&protocol.Command{ID: id, Connect: req})
+		if set := s.traced.Load(); set != nil && err == nil {
+			s.traceFrame(set, "in", b)
+		}
+	}
+	s.event(connectEvent(ident, req))
 
 	cfg := &h.cfg
 	now := time.Now()
@@ -206,7 +237,7 @@ func (s *Session) subscribeAtConnect(ident Identity) {
 	for _, ch := range channels {
 		j, err := s.join(context.Background(), ch, nil, 0)
 		if err != nil {
-			s.hub.log.Warn("subscription at connect not made", "client", s.id, "channel", ch, "err", err)
+			s.log().Warn("subscription at connect not made", "channel", ch, "err", err)
 			continue
 		}
 		j.finish(s)
@@ -253,15 +284,15 @@ func (s *Session) fail(id uint32, err error) {
 	}
 	s.mu.Lock()
 	s.errors++
-	n, clientID := s.errors, s.id
+	n := s.errors
 	s.mu.Unlock()
 	// Log a connection's first invalid command, not every one: a client
 	// stuck in a loop must not flood the log.
 	if n == 1 {
-		s.hub.log.Info("client sent an invalid command", "client", clientID, "remote", s.info.RemoteAddr, "transport", s.t.Name(), "code", e.Code.Name(), "error", e.Error())
+		s.log().Info("client sent an invalid command", "remote", s.info.RemoteAddr, "transport", s.t.Name(), "code", e.Code.Name(), "error", e.Error())
 	}
 	if n >= s.hub.cfg.MaxErrors {
-		s.hub.log.Info("disconnecting a client that keeps sending invalid commands", "client", s.ID(), "remote", s.info.RemoteAddr, "last_error", e.Error())
+		s.log().Info("disconnecting a client that keeps sending invalid commands", "remote", s.info.RemoteAddr, "last_error", e.Error())
 		s.Disconnect(herald.DisconnectTooManyErrors)
 	}
 }
@@ -269,6 +300,7 @@ func (s *Session) fail(id uint32, err error) {
 // slow is called when the outbound queue overflows.
 func (s *Session) slow() {
 	s.hub.m.QueueDrops.Inc()
+	s.event(Event{Kind: "slow", Text: fmt.Sprintf("outbound queue passed client.queue_size (%d bytes): the client or its network reads too slowly", s.hub.cfg.QueueSize)})
 	s.Disconnect(herald.DisconnectSlow)
 }
 
@@ -316,6 +348,7 @@ func (s *Session) markClosed(flush bool) (channels []string, rest [][]byte, ok b
 		return nil, nil, false
 	}
 	s.state = stateClosed
+	s.closedAt = time.Now()
 	channels = s.channels
 	s.channels = nil
 	s.mu.Unlock()
@@ -335,13 +368,15 @@ func (s *Session) release(channels []string, d *herald.Disconnect) {
 	s.hub.reg.unindex(&s.hub.reg.users, s.user, s)
 	s.hub.releaseUser(s)
 	if d != nil {
-		s.hub.m.Disconnect(d.Code, d.Name)
+		s.hub.m.Disconnect(d.Code, d.Name, s.info.Transport)
 		if clientFault[d.Code] {
-			s.hub.log.Info("connection closed for bad input", "client", s.ID(), "remote", s.info.RemoteAddr, "transport", s.t.Name(), "code", d.Code, "reason", d.Reason)
+			s.log().Info("connection closed for bad input", "remote", s.info.RemoteAddr, "transport", s.t.Name(), "code", d.Code, "reason", d.Reason)
 		}
 	} else {
-		s.hub.m.Disconnect(0, "connection_lost")
+		s.hub.m.Disconnect(0, "connection_lost", s.info.Transport)
 	}
+	s.event(disconnectEvent(d))
+	s.hub.gone.add(s.hub.cfg.TimelineKeep, s.describe())
 	s.hub.removed(s)
 }
 
@@ -349,6 +384,18 @@ func (s *Session) isClosed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.state == stateClosed
+}
+
+// log is the hub's logger with the connection's client and user id: every
+// line about a connection carries both, so that one grep finds its story.
+func (s *Session) log() *slog.Logger {
+	s.mu.Lock()
+	client, user := s.id, s.user
+	if client == "" {
+		client = s.attempt
+	}
+	s.mu.Unlock()
+	return s.hub.log.With("client", client, "user", user)
 }
 
 // newClientID returns a random id, unique across nodes without coordination.

@@ -14,6 +14,7 @@ import (
 func (s *Session) subscribe(id uint32, req *protocol.SubscribeRequest) error {
 	j, err := s.join(context.Background(), req.Channel, req, id)
 	if err != nil {
+		s.event(refusedEvent("subscribe_refused", req.Channel, err))
 		return err
 	}
 	j.finish(s)
@@ -111,6 +112,8 @@ func (s *Session) join(ctx context.Context, channel string, req *protocol.Subscr
 		// The session ended while registering; make sure nothing stays behind.
 		h.leave(s, channel)
 	}
+	h.retrace(s)
+	s.event(subscribeEvent(j, req))
 	return j, nil
 }
 
@@ -201,6 +204,7 @@ func (s *Session) part(channel string) bool {
 	s.mu.Unlock()
 	if ok {
 		s.hub.leave(s, channel)
+		s.hub.retrace(s)
 	}
 	return ok
 }
@@ -217,7 +221,7 @@ func (h *Hub) enter(ctx context.Context, s *Session, channel string, ns herald.N
 		// here cannot fail the subscription: a shared presence store
 		// adds the entry at its next refresh instead.
 		if err := h.cfg.Presence.AddPresence(ctx, channel, ci); err != nil {
-			h.log.Warn("presence not added", "channel", channel, "client", s.id, "err", err)
+			s.log().Warn("presence not added", "channel", channel, "err", err)
 		}
 	}
 	if ns.JoinLeave {
@@ -240,7 +244,7 @@ func (h *Hub) leave(s *Session, channel string) {
 	ctx := context.Background()
 	if ns.Presence && h.cfg.Presence != nil {
 		if err := h.cfg.Presence.RemovePresence(ctx, channel, s.id); err != nil {
-			h.log.Warn("presence not removed", "channel", channel, "client", s.id, "err", err)
+			s.log().Warn("presence not removed", "channel", channel, "err", err)
 		}
 	}
 	if ns.JoinLeave {

@@ -16,12 +16,14 @@ import (
 // SurveyTimeout has passed. Each node answers with only its own part, so
 // one request costs every node one control message out and one in.
 
-// surveyRequest is the question; only "channels" is asked today.
+// surveyRequest is the question: "channels" (Pattern) or "connections"
+// (Conns).
 type surveyRequest struct {
-	ID      string `json:"id"`
-	From    string `json:"from"` // the asking node
-	Kind    string `json:"kind"`
-	Pattern string `json:"pattern,omitempty"`
+	ID      string     `json:"id"`
+	From    string     `json:"from"` // the asking node
+	Kind    string     `json:"kind"`
+	Pattern string     `json:"pattern,omitempty"`
+	Conns   *ConnQuery `json:"conns,omitempty"`
 }
 
 // surveyReply is one node's answer, addressed to the asking node.
@@ -30,6 +32,7 @@ type surveyReply struct {
 	To       string                 `json:"to"`
 	Node     string                 `json:"node"`
 	Channels map[string]ChannelInfo `json:"channels,omitempty"`
+	Conns    []ConnectionInfo       `json:"conns,omitempty"`
 	Error    string                 `json:"error,omitempty"`
 }
 
@@ -146,6 +149,10 @@ func (h *Hub) answerSurvey(req *surveyRequest) {
 				reply.Error = err.Error()
 			}
 			reply.Channels = chs
+		case "connections":
+			if req.Conns != nil {
+				reply.Conns = h.Connections(*req.Conns)
+			}
 		default:
 			reply.Error = "unknown survey kind " + req.Kind
 		}

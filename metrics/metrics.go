@@ -25,11 +25,12 @@ type Metrics struct {
 	BytesIn     *prometheus.CounterVec
 	BytesOut    *prometheus.CounterVec
 
-	Disconnects    *prometheus.CounterVec // by code and name
+	Disconnects    *prometheus.CounterVec // by code, name and transport
 	CommandErrors  *prometheus.CounterVec // by code and name
 	Publications   *prometheus.CounterVec // by source: api, client
 	PublishLatency prometheus.Histogram
 	QueueDrops     prometheus.Counter
+	QueueDepth     prometheus.Histogram   // bytes of each batch a writer takes from a connection's queue
 	Recoveries     *prometheus.CounterVec // by outcome: recovered true or false
 	Handshakes     *prometheus.CounterVec // refused handshakes by reason
 	APIRequests    *prometheus.CounterVec // by method and status
@@ -58,7 +59,7 @@ func New() *Metrics {
 		BytesOut: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "herald_bytes_sent_total", Help: "Payload bytes sent to clients, before compression."}, []string{"transport"}),
 		Disconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "herald_disconnects_total", Help: "Connections ended, by disconnect code."}, []string{"code", "name"}),
+			Name: "herald_disconnects_total", Help: "Connections ended, by disconnect code and transport."}, []string{"code", "name", "transport"}),
 		CommandErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "herald_command_errors_total", Help: "Error replies to client commands, by error code."}, []string{"code", "name"}),
 		Publications: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -68,6 +69,9 @@ func New() *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.00001, 4, 10)}),
 		Recoveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "herald_recoveries_total", Help: "Subscribes with recover, by whether every missed publication was replayed."}, []string{"recovered"}),
+		QueueDepth: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "herald_queue_depth_bytes", Help: "Bytes queued for a connection when a writer drains it: how far behind connections run.",
+			Buckets: prometheus.ExponentialBuckets(64, 4, 9)}),
 		QueueDrops: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "herald_queue_drops_total", Help: "Connections cut because their outbound queue overflowed (slow clients)."}),
 		Handshakes: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -86,7 +90,7 @@ func New() *Metrics {
 		m.Connections, m.Subscriptions, m.Channels,
 		m.MessagesIn, m.MessagesOut, m.BytesIn, m.BytesOut,
 		m.Disconnects, m.CommandErrors, m.Publications, m.PublishLatency,
-		m.QueueDrops, m.Recoveries, m.Handshakes, m.APIRequests,
+		m.QueueDrops, m.QueueDepth, m.Recoveries, m.Handshakes, m.APIRequests,
 		m.HookCalls, m.HookLatency,
 	)
 	return m
@@ -98,8 +102,8 @@ func (m *Metrics) Handler() http.Handler {
 }
 
 // Disconnect counts one ended connection.
-func (m *Metrics) Disconnect(code uint16, name string) {
-	m.Disconnects.WithLabelValues(strconv.Itoa(int(code)), name).Inc()
+func (m *Metrics) Disconnect(code uint16, name, transport string) {
+	m.Disconnects.WithLabelValues(strconv.Itoa(int(code)), name, transport).Inc()
 }
 
 // CommandError counts one error reply.

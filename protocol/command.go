@@ -33,6 +33,16 @@ type ConnectRequest struct {
 	Version string `json:"version,omitempty"`
 	// Data is passed as-is to the application's connect hook.
 	Data json.RawMessage `json:"data,omitempty"`
+	// LastDisconnect is how the client's previous connection ended as the
+	// client saw it, sent when it reconnects: the server puts it on the
+	// new connection's timeline ("client saw 1006 after 3 missed pings").
+	LastDisconnect *LastDisconnect `json:"last_disconnect,omitempty"`
+}
+
+// LastDisconnect is a client's own account of its last disconnect.
+type LastDisconnect struct {
+	Code   uint16 `json:"code"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // SubscribeRequest subscribes the connection to a channel.

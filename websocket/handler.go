@@ -109,6 +109,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := socket.Session().(*conn)
 	c.init(h, socket)
 	info := herald.ConnInfo{RemoteAddr: r.RemoteAddr, Transport: name}
+	h.describeHandshake(&info, r, socket)
 	if h.opts.Headers != nil {
 		info.Header = h.opts.Headers(r.Header)
 	}

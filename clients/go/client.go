@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
+
+	"github.com/heraldrt/herald/protocol"
 )
 
 // State is the client's connection state.
@@ -53,15 +55,18 @@ type Client struct {
 	nextID atomic.Uint32
 	wg     sync.WaitGroup // connection loops
 
-	mu        sync.Mutex
-	state     State
-	closed    bool
-	running   bool               // a connection loop is on
-	cancel    context.CancelFunc // stops the loop
-	conn      *conn              // set while Connected
-	changed   chan struct{}      // closed and replaced on every state change, for waiters
-	kick      chan struct{}      // 1-buffered: the session loop's timers changed (subscribe retries, refreshes)
-	last      error              // why the last loop stopped (a *DisconnectError)
+	mu      sync.Mutex
+	state   State
+	closed  bool
+	running bool               // a connection loop is on
+	cancel  context.CancelFunc // stops the loop
+	conn    *conn              // set while Connected
+	changed chan struct{}      // closed and replaced on every state change, for waiters
+	kick    chan struct{}      // 1-buffered: the session loop's timers changed (subscribe retries, refreshes)
+	last    error              // why the last loop stopped (a *DisconnectError)
+	// lastEnd is how the previous connection ended, sent in the next
+	// connect so that the server's timeline shows what the client saw.
+	lastEnd   *protocol.LastDisconnect
 	subs      map[string]*Subscription
 	transport string     // the transport that opened last (Transport)
 	made      uint64     // subscriptions made so far, for their order

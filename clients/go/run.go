@@ -40,6 +40,9 @@ func (c *Client) run(ctx context.Context, cancel context.CancelFunc) {
 		}
 		c.mu.Lock()
 		c.conn = nil
+		if end.code != 0 {
+			c.lastEnd = &protocol.LastDisconnect{Code: uint16(end.code), Reason: end.reason}
+		}
 		switch {
 		case ctx.Err() != nil:
 			// Close reports the end once every loop has stopped.
@@ -187,8 +190,11 @@ func (c *Client) sendConnect(ctx context.Context, cn *conn, token string) (*prot
 		err error
 	}
 	res := make(chan result, 1)
+	c.mu.Lock()
+	last := c.lastEnd
+	c.mu.Unlock()
 	connect := &protocol.Command{ID: c.newID(), Connect: &protocol.ConnectRequest{
-		Token: token, Name: c.opts.Name, Version: c.opts.Version, Data: c.opts.Data,
+		Token: token, Name: c.opts.Name, Version: c.opts.Version, Data: c.opts.Data, LastDisconnect: last,
 	}}
 	// The handler runs on the reader, so the ping watch starts before the
 	// reader's next read.

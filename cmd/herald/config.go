@@ -100,7 +100,11 @@ type HooksConfig struct {
 
 // AdminConfig protects operator endpoints.
 type AdminConfig struct {
-	Secret string `yaml:"secret" doc:"Secret for admin endpoints (/debug/pprof/), sent as 'Authorization: admin SECRET'; separate from the API key. Empty leaves them unprotected (keep them on a private listener)."`
+	Secret          string   `yaml:"secret" doc:"Secret for admin endpoints (/debug/pprof/, /admin/api/), sent as 'Authorization: admin SECRET'; separate from the API key. Empty leaves pprof unprotected (keep it on a private listener) and turns the admin API off."`
+	TimelineSize    int      `yaml:"timeline_size" doc:"Events kept in each connection's timeline (handshake, connect, subscribes, the disconnect...); older ones are dropped."`
+	TimelineKeep    int      `yaml:"timeline_keep" doc:"Closed connections whose timelines each node keeps for the admin API."`
+	TimelineKeepFor Duration `yaml:"timeline_keep_for" doc:"How long a closed connection's timeline is kept."`
+	Redact          []string `yaml:"redact" doc:"JSON keys whose values 'herald trace' shows as [redacted], at any depth of a frame; token is always redacted."`
 }
 
 type LogConfig struct {
@@ -189,6 +193,7 @@ func defaultConfig() Config {
 			Timeout:        Duration(3 * time.Second),
 			ForwardHeaders: []string{"Cookie", "Authorization", "User-Agent", "X-Forwarded-For", "Origin"},
 		},
+		Admin:     AdminConfig{TimelineSize: 32, TimelineKeep: 1000, TimelineKeepFor: Duration(15 * time.Minute)},
 		Admission: AdmissionConfig{Rate: 1000, RatePerIP: 20, MaxWait: Duration(30 * time.Second), MaxHandshakesPerIP: 64},
 		API:       APIConfig{MaxBodySize: 1 << 20, IdempotencyWindow: Duration(5 * time.Minute)},
 		Shutdown:  ShutdownConfig{Drain: Duration(5 * time.Second), Timeout: Duration(30 * time.Second)},

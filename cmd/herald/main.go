@@ -33,7 +33,7 @@ type command struct {
 }
 
 func commands() []*command {
-	return []*command{serveCommand, subCommand, pubCommand, checkCommand, benchCommand, tapCommand, tokenCommand, configCommand, completionCommand, versionCommand}
+	return []*command{serveCommand, subCommand, pubCommand, checkCommand, benchCommand, tapCommand, traceCommand, tokenCommand, configCommand, completionCommand, versionCommand}
 }
 
 func main() {

@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"os"
 	"time"
+
+	"github.com/heraldrt/herald/internal/logsample"
 )
 
 var serveCommand = &command{
@@ -99,8 +101,11 @@ func newLogger(c LogConfig, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(c.Level))
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	// A flood of one error (a broker down, a client in a loop) logs its
+	// first 10 lines a second, then a count (suppressed=N) with the next.
+	return slog.New(logsample.New(h, logsample.Options{}))
 }

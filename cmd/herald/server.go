@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,12 +9,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/heraldrt/herald"
+	"github.com/heraldrt/herald/admin"
 	"github.com/heraldrt/herald/api"
 	"github.com/heraldrt/herald/authn"
 	"github.com/heraldrt/herald/demo"
@@ -84,6 +82,10 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		UserConnectionLimit: cfg.Client.UserConnectionLimit,
 		PersonalNamespace:   cfg.Client.PersonalNamespace,
 		NodeName:            cfg.Name,
+		TimelineSize:        cfg.Admin.TimelineSize,
+		TimelineKeep:        cfg.Admin.TimelineKeep,
+		TimelineKeepFor:     time.Duration(cfg.Admin.TimelineKeepFor),
+		TraceRedact:         cfg.Admin.Redact,
 		Version:             version,
 		Logger:              log,
 		Metrics:             m,
@@ -125,6 +127,7 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		Logger:      log,
 		Metrics:     m,
 	}, h))
+	mux.Handle("/admin/api/", admin.NewHandler(admin.Options{Secret: cfg.Admin.Secret, Logger: log}, h))
 	mux.Handle("GET /metrics", m.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeStatus(w, http.StatusOK, "ok")
@@ -210,22 +213,11 @@ func authWiring(a *authn.Authenticator) (hub.Authenticator, hub.RPCForwarder, fu
 // adminOnly guards operator endpoints with the admin secret, compared in
 // constant time, when one is configured.
 func adminOnly(secret string) func(http.Handler) http.Handler {
-	want := sha256.Sum256([]byte(secret))
 	return func(next http.Handler) http.Handler {
 		if secret == "" {
 			return next
 		}
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			scheme, got, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-			sum := sha256.Sum256([]byte(strings.TrimSpace(got)))
-			if !strings.EqualFold(scheme, "admin") || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusUnauthorized)
-				_, _ = w.Write([]byte(`{"error":{"code":101,"message":"send the header \"Authorization: admin <secret>\" (admin.secret)"}}` + "\n"))
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
+		return admin.Guard(secret, next)
 	}
 }
 

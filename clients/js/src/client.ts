@@ -80,6 +80,8 @@ export class Client extends Emitter<ClientEvents> {
   private url!: string;
   private WS!: WebSocketConstructor;
   private running = false;
+  /** How the last connection ended, told to the server at the next connect (its timeline shows it). */
+  private lastEnd?: { code: number; reason: string };
   /** Bumped by disconnect(), so that a getToken that returns afterwards does nothing. */
   private loop = 0;
   private attempt = 0;
@@ -390,6 +392,7 @@ export class Client extends Emitter<ClientEvents> {
     const req: Record<string, unknown> = { name: this.o.name, version: this.o.version };
     if (token) req.token = token;
     if (this.o.data !== undefined) req.data = this.o.data;
+    if (this.lastEnd) req.last_disconnect = this.lastEnd;
     this.command({ connect: req }, (r) => r && this.onConnectReply(cn, r));
   }
 
@@ -520,6 +523,7 @@ export class Client extends Emitter<ClientEvents> {
    */
   private lose(cn: Conn, end: Ending, closeCode?: number, terminate = false, quiet = false): void {
     if (cn.ended) return;
+    this.lastEnd = { code: end.code, reason: end.reason };
     cn.end(lost(), closeCode, undefined, terminate);
     if (this.conn !== cn) return;
     this.conn = null;
