@@ -194,6 +194,9 @@ func (ns *NamespaceConfig) validate(p *problems, path string) {
 		// more would be kept forever.
 		p.add(path+".history_ttl", "must be set (e.g. 5m) when history_size is more than 0")
 	}
+	if ns.HistoryHTTP && ns.HistorySize == 0 {
+		p.add(path+".history_http", "needs history_size (and history_ttl): there is no history to serve")
+	}
 }
 
 func (c *Config) validateAuth(p *problems) {
