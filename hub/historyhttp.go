@@ -89,3 +89,14 @@ func (h *Hub) httpReader(ctx context.Context, token string) (string, error) {
 	}
 	return id.User, nil
 }
+
+// openOverHTTP reports whether HTTPHistory serves channel to anonymous
+// readers, so that the pages may sit in shared caches: what the subscribe
+// reply's history_http tells clients. Channels that need a user are left
+// to recovery over the connection, where the user is known.
+func openOverHTTP(channel string, ns herald.NamespaceOptions) bool {
+	_, limited := herald.ChannelUsers(channel)
+	return ns.HistoryHTTP && !limited &&
+		orDefault(ns.SubscribeAccess, herald.AccessAnyone) == herald.AccessAnyone &&
+		orDefault(ns.HistoryAccess, herald.AccessSubscriber) != herald.AccessUser
+}
