@@ -70,7 +70,7 @@ export class Client extends Emitter<ClientEvents> {
   /** @internal */ readonly random!: () => number;
   /** @internal */ conn: Conn | null = null;
   /** @internal */ log: ((line: string) => void) | null = null;
-  private url!: string;
+  /** @internal */ url!: string;
   private WS!: WebSocketConstructor;
   private running = false;
   /** Bumped by disconnect(), so that a getToken that returns afterwards does nothing. */
