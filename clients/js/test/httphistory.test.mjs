@@ -14,10 +14,15 @@ after(async () => {
 const config = "namespaces:\n  feed: {history_size: 500, history_ttl: 5m, history_http: true}\n  plain: {history_size: 500, history_ttl: 5m}\n";
 
 // The page reads the client makes, seen on the way to the real fetch.
+// With failing set, they fail as a network error would.
 const reads = [];
+let failing = false;
 const realFetch = globalThis.fetch;
 globalThis.fetch = (url, init) => {
-  if (String(url).includes("/history/")) reads.push(String(url));
+  if (String(url).includes("/history/")) {
+    reads.push(String(url));
+    if (failing) return Promise.reject(new TypeError("fetch failed"));
+  }
   return realFetch(url, init);
 };
 
@@ -62,4 +67,16 @@ test("without history_http the client recovers over the connection only", async 
   assert.equal(again.recovered, true);
   assert.equal(pubs.length, 21);
   assert.deepEqual(reads, []);
+});
+
+test("when GET /history/ fails the subscribe recovers everything over the connection", async () => {
+  failing = true;
+  try {
+    const { again, pubs } = await recoverAfterMissing("feed:down", 120);
+    assert.equal(again.recovered, true);
+    assert.deepEqual(pubs, Array.from({ length: 121 }, (_, i) => i));
+    assert.equal(reads.length, 1, "one failed read, no retry loop");
+  } finally {
+    failing = false;
+  }
 });
