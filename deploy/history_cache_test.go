@@ -143,6 +143,17 @@ func TestNginxCachesHistoryPages(t *testing.T) {
 		t.Fatalf("If-None-Match through the cache: %d %s", res.StatusCode, res.Header.Get("X-Cache-Status"))
 	}
 
+	// Herald saw each final page once: the second client's came from nginx.
+	res, err = http.Get("http://" + herald + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(m), `herald_history_http_requests_total{page="final"} 2`+"\n") {
+		t.Fatalf("Herald's count of final pages is not 2:\n%s", grepLines(string(m), "herald_history_http"))
+	}
+
 	// An error is not cached: a wrong epoch is refused each time by Herald.
 	for range 2 {
 		res, err := http.Get(fmt.Sprintf("http://%s/history/%s?epoch=old&since=0", proxy, url.PathEscape(channel)))
@@ -155,4 +166,14 @@ func TestNginxCachesHistoryPages(t *testing.T) {
 			t.Fatalf("wrong epoch: %d %s %s", res.StatusCode, res.Header.Get("X-Cache-Status"), b)
 		}
 	}
+}
+
+func grepLines(s, substr string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

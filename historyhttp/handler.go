@@ -13,6 +13,7 @@ import (
 
 	"github.com/heraldrt/herald"
 	"github.com/heraldrt/herald/hub"
+	"github.com/heraldrt/herald/metrics"
 )
 
 // Reader is what the handler reads from: the hub checks the channel, the
@@ -36,6 +37,8 @@ type Options struct {
 	OpenMaxAge time.Duration
 	// Logger receives refused requests. Default slog.Default().
 	Logger *slog.Logger
+	// Metrics counts the answers. Default: a private set.
+	Metrics *metrics.Metrics
 }
 
 // immutableMaxAge is a year: what RFC 9111 caches treat as "forever".
@@ -57,6 +60,9 @@ func NewHandler(opts Options, r Reader) *Handler {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = metrics.New()
 	}
 	return &Handler{opts: opts, r: r}
 }
@@ -89,6 +95,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	e := herald.AsError(err)
+	h.opts.Metrics.HistoryHTTP.WithLabelValues("error").Inc()
 	h.opts.Logger.Info("history request refused", "channel", channel, "code", uint32(e.Code), "err", e.Message)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Type", "application/json")
@@ -168,8 +175,14 @@ func (h *Handler) writePage(w http.ResponseWriter, r *http.Request, res hub.HTTP
 	hd.Set("ETag", etag)
 	hd.Set("Vary", "Authorization")
 	if matches(r.Header.Get("If-None-Match"), etag) {
+		h.opts.Metrics.HistoryHTTP.WithLabelValues("not_modified").Inc()
 		w.WriteHeader(http.StatusNotModified)
 		return
+	}
+	if final {
+		h.opts.Metrics.HistoryHTTP.WithLabelValues("final").Inc()
+	} else {
+		h.opts.Metrics.HistoryHTTP.WithLabelValues("open").Inc()
 	}
 	hd.Set("Content-Type", "application/json")
 	hd.Set("Content-Length", strconv.Itoa(len(body)))

@@ -97,7 +97,7 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		Metrics:     m,
 	}, h))
 	// Answers 400 not_available for namespaces without history_http.
-	mux.Handle("GET /history/{channel}", historyhttp.NewHandler(historyhttp.Options{Logger: log}, h))
+	mux.Handle("GET /history/{channel}", historyhttp.NewHandler(historyhttp.Options{Logger: log, Metrics: m}, h))
 	mux.Handle("GET /metrics", m.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeStatus(w, http.StatusOK, "ok")
