@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/heraldrt/herald/historyhttp"
 )
 
 // startHistoryCache runs one Herald node serving the "feed" namespace's
@@ -43,16 +45,6 @@ func startHistoryCache(t *testing.T) (herald, proxy string) {
 	return herald, proxy
 }
 
-type historyPage struct {
-	Publications []struct {
-		Offset uint64          `json:"offset"`
-		Data   json.RawMessage `json:"data"`
-	} `json:"publications"`
-	Epoch  string  `json:"epoch"`
-	Next   *uint64 `json:"next"`
-	Offset *uint64 `json:"offset"`
-}
-
 // catchUp reads channel's history from offset 0 through the proxy, page
 // by page as a recovering client does, and returns the offsets read and
 // each page's X-Cache-Status.
@@ -73,7 +65,7 @@ func catchUp(t *testing.T, proxy, channel, epoch string) (offsets []uint64, cach
 		if res.StatusCode != http.StatusOK {
 			t.Fatalf("GET %s: %d %s", u, res.StatusCode, body)
 		}
-		var p historyPage
+		var p historyhttp.Page
 		if err := json.Unmarshal(body, &p); err != nil {
 			t.Fatalf("GET %s: %v in %s", u, err, body)
 		}

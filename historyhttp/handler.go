@@ -67,18 +67,19 @@ func NewHandler(opts Options, r Reader) *Handler {
 	return &Handler{opts: opts, r: r}
 }
 
-// page is the answer's body. Next is set on a full page below the stream's
+// Page is the answer's body (docs/api.md), for Go readers too. Next is set on a full page below the stream's
 // top (ask again with since=next); Offset, the stream's newest offset, on
 // the open end only, since it changes with every publication and an
 // immutable page must not carry it.
-type page struct {
-	Publications []publication `json:"publications"`
+type Page struct {
+	Publications []Publication `json:"publications"`
 	Epoch        string        `json:"epoch"`
 	Next         *uint64       `json:"next,omitempty"`
 	Offset       *uint64       `json:"offset,omitempty"`
 }
 
-type publication struct {
+// Publication is one publication of a Page.
+type Publication struct {
 	Offset uint64          `json:"offset"`
 	Data   json.RawMessage `json:"data"`
 }
@@ -130,9 +131,9 @@ func parseQuery(r *http.Request) (q hub.HTTPHistoryQuery, bearer bool, err error
 }
 
 func (h *Handler) writePage(w http.ResponseWriter, r *http.Request, res hub.HTTPHistoryPage, q hub.HTTPHistoryQuery, bearer bool) {
-	p := page{Publications: make([]publication, len(res.Publications)), Epoch: res.Epoch}
+	p := Page{Publications: make([]Publication, len(res.Publications)), Epoch: res.Epoch}
 	for i, pub := range res.Publications {
-		p.Publications[i] = publication{Offset: pub.Offset, Data: pub.Data}
+		p.Publications[i] = Publication{Offset: pub.Offset, Data: pub.Data}
 	}
 	n := len(res.Publications)
 	// A page is final when it is full, has every offset after since with

@@ -80,14 +80,8 @@ type answer struct {
 	status int
 	header http.Header
 	page   struct {
-		Publications []struct {
-			Offset uint64          `json:"offset"`
-			Data   json.RawMessage `json:"data"`
-		} `json:"publications"`
-		Epoch  string  `json:"epoch"`
-		Next   *uint64 `json:"next"`
-		Offset *uint64 `json:"offset"`
-		Error  *struct {
+		historyhttp.Page
+		Error *struct {
 			Code    uint32 `json:"code"`
 			Message string `json:"message"`
 		} `json:"error"`
