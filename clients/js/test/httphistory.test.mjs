@@ -11,7 +11,11 @@ after(async () => {
   for (const s of servers) await s.kill();
 });
 
-const config = "namespaces:\n  feed: {history_size: 500, history_ttl: 5m, history_http: true}\n  plain: {history_size: 500, history_ttl: 5m}\n";
+const config =
+  "namespaces:\n" +
+  "  feed: {history_size: 500, history_ttl: 5m, history_http: true}\n" +
+  "  small: {history_size: 5, history_ttl: 5m, history_http: true}\n" +
+  "  plain: {history_size: 500, history_ttl: 5m}\n";
 
 // The page reads the client makes, seen on the way to the real fetch.
 // With failing set, they fail as a network error would.
@@ -26,7 +30,7 @@ globalThis.fetch = (url, init) => {
   return realFetch(url, init);
 };
 
-async function recoverAfterMissing(channel, missed) {
+async function recoverAfterMissing(channel, missed, kept = Infinity) {
   const s = await startHerald({ config });
   servers.push(s);
   const c = new Client(s.base, { websocket: WebSocket, minReconnectDelay: 50, maxReconnectDelay: 500 });
@@ -45,7 +49,7 @@ async function recoverAfterMissing(channel, missed) {
   sub.on("subscribed", (e) => events.push(e));
   c.connect();
   await until(() => events.length === 1, "the resubscribe");
-  await until(() => pubs.length === missed + 1, `${missed + 1} publications`);
+  await until(() => pubs.length >= Math.min(missed, kept) + 1, "the recovered publications");
   c.disconnect();
   return { first, again: events[0], pubs };
 }
@@ -79,4 +83,12 @@ test("when GET /history/ fails the subscribe recovers everything over the connec
   } finally {
     failing = false;
   }
+});
+
+test("a trimmed history: the page shows the gap, nothing is taken from it, and the subscribe says not recovered", async () => {
+  const { again, pubs } = await recoverAfterMissing("small:scores", 20, 5);
+  assert.equal(again.wasRecovering, true);
+  assert.equal(again.recovered, false);
+  assert.deepEqual(pubs, [0, 16, 17, 18, 19, 20], "what is kept, once");
+  assert.equal(reads.length, 1);
 });
