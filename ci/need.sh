@@ -26,8 +26,21 @@ need_npm() {
 	local dir=$1
 	need_apt node nodejs
 	need_apt npm npm
+	need_node_major 20
 	if [[ -d $dir/node_modules && $dir/node_modules -nt $dir/package-lock.json ]]; then
 		return
 	fi
 	(cd "$dir" && npm ci --no-audit --no-fund)
+}
+
+# need_node_major N fails, saying what to do, when node is older than N:
+# clients/js needs Node 20+ (global WebSocket in tests, node --test
+# features), and an older Debian's own nodejs package is 18.
+need_node_major() {
+	local want=$1 have
+	have=$(node -p 'process.versions.node.split(".")[0]')
+	if ((have < want)); then
+		echo "${0##*/}: node $(node --version) is too old for clients/js: install Node.js $want or newer (e.g. from nodesource), then run again" >&2
+		exit 1
+	fi
 }

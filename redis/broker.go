@@ -128,7 +128,32 @@ func (b *Broker) Start(h herald.BrokerHandler) error {
 		}
 	}
 	b.state.Store(stateRunning)
+	b.waitUp()
 	return nil
+}
+
+// waitUp waits, at most Options.Timeout, for every pub/sub connection to
+// be up, so that what is published right after Start reaches this node
+// too: a control message travels on the first shard's connection, which a
+// Subscribe to a channel of another shard does not wait for. Redis being
+// down is not an error here: the node starts not ready (/readyz answers
+// 503) and subscribes once Redis is back.
+func (b *Broker) waitUp() {
+	deadline := time.Now().Add(b.opts.Timeout)
+	for {
+		up := true
+		for _, s := range b.shards {
+			up = up && s.router.ready()
+		}
+		if up {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.opts.Logger.Warn("redis broker: pub/sub is not up yet; starting not ready", "waited", b.opts.Timeout)
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // Close stops delivery, closes the connections and waits for the

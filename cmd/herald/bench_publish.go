@@ -70,15 +70,17 @@ func (p *benchPublisher) run(ctx context.Context, d time.Duration) {
 	total := max(int64(p.rate*d.Seconds()), 1)
 	start := time.Now()
 	deadline := start.Add(d)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var next atomic.Int64
+	// stop ends the run early without cancelling the requests in flight:
+	// their answers (a 401, say) are what the report must count, not the
+	// "context canceled" a cancel would turn them into.
+	var stop atomic.Bool
 	var wg sync.WaitGroup
 	for range benchPublishWorkers(p.rate) {
 		wg.Go(func() {
 			for {
 				k := next.Add(1) - 1
-				if k >= total || ctx.Err() != nil {
+				if k >= total || ctx.Err() != nil || stop.Load() {
 					return
 				}
 				due := start.Add(time.Duration(float64(k) / p.rate * float64(time.Second)))
@@ -94,13 +96,16 @@ func (p *benchPublisher) run(ctx context.Context, d time.Duration) {
 					p.stats.failN("publish_not_sent", fmt.Sprintf("publishing fell more than 1s behind --rate: the server answered too slowly for %.0f/s", p.rate), n)
 					return
 				}
+				if stop.Load() {
+					return
+				}
 				if p.publish(ctx, k) {
 					continue
 				}
 				// A wrong key or URL fails every request: stop after a
 				// few rather than send the whole run's worth.
 				if p.attempts.Load() >= 20 && p.stats.publications.Load() == 0 {
-					cancel()
+					stop.Store(true)
 					return
 				}
 			}
