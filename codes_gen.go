@@ -42,6 +42,8 @@ const (
 	ErrUnrecoverablePosition ErrorCode = 117
 	// ErrTokenExpired: The token's exp has passed (beyond the allowed clock skew). Get a new token from the application and send it again (connect, refresh or subscribe).
 	ErrTokenExpired ErrorCode = 118
+	// ErrUnknownSession: An HTTP fallback command names a stream session that does not exist (it ended, or its node is gone). Open a new stream.
+	ErrUnknownSession ErrorCode = 119
 )
 
 var errorCatalog = map[ErrorCode]errorInfo{
@@ -64,6 +66,7 @@ var errorCatalog = map[ErrorCode]errorInfo{
 	ErrUnknownMethod:         {name: "unknown_method", reason: "unknown RPC method", http: 404, temporary: false},
 	ErrUnrecoverablePosition: {name: "unrecoverable_position", reason: "position not in history", http: 400, temporary: false},
 	ErrTokenExpired:          {name: "token_expired", reason: "token expired", http: 401, temporary: false},
+	ErrUnknownSession:        {name: "unknown_session", reason: "unknown session", http: 404, temporary: false},
 }
 
 // Disconnect codes: the connection ends with one, as the WebSocket close code and in the disconnect push.

@@ -28,7 +28,8 @@ func (t Target) validate() error {
 // connections; it travels through the broker as JSON.
 type control struct {
 	// Op is subscribe, unsubscribe or disconnect (for Target); node or
-	// node_leave (Node); survey (Survey) or survey_reply (Reply).
+	// node_leave (Node); survey (Survey) or survey_reply (Reply); relay or
+	// relay_reply (Relay).
 	Op      string `json:"op"`
 	Target  Target `json:"target"`
 	Channel string `json:"channel,omitempty"`
@@ -38,6 +39,7 @@ type control struct {
 	Node   *nodeAnnouncement `json:"node,omitempty"`
 	Survey *surveyRequest    `json:"survey,omitempty"`
 	Reply  *surveyReply      `json:"reply,omitempty"`
+	Relay  *relayMessage     `json:"relay,omitempty"`
 }
 
 // SubscribeTarget subscribes the target's connections to a channel, on
@@ -94,6 +96,9 @@ func (h *Hub) HandleControl(data []byte) {
 		return
 	case "survey_reply":
 		h.gatherReply(c.Reply)
+		return
+	case "relay", "relay_reply":
+		h.handleRelay(c.Op, c.Relay)
 		return
 	}
 	sessions := h.reg.byID(c.Target.Client)

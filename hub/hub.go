@@ -151,6 +151,7 @@ type Hub struct {
 	id        string        // this node's id
 	peers     peers         // the other live nodes
 	surveys   surveys       // this node's open surveys
+	relays    relays        // relayed requests: handlers and awaited answers
 	started   time.Time     // for uptime
 	seq       atomic.Uint64 // session sequence, for shard choice
 	draining  atomic.Bool

@@ -176,6 +176,7 @@ func (s *Session) connect(id uint32, req *protocol.ConnectRequest) error {
 		s.expiresAt.Store(ident.ExpiresAt.UnixNano())
 	}
 	h.reg.addID(clientID, s)
+	h.log.Debug("client connected", "client", clientID, "user", ident.User, "transport", conn.Transport, "remote", conn.RemoteAddr)
 
 	cfg := &h.cfg
 	now := time.Now()
@@ -257,7 +258,7 @@ func (s *Session) fail(id uint32, err error) {
 	// Log a connection's first invalid command, not every one: a client
 	// stuck in a loop must not flood the log.
 	if n == 1 {
-		s.hub.log.Info("client sent an invalid command", "client", clientID, "remote", s.info.RemoteAddr, "code", e.Code.Name(), "error", e.Error())
+		s.hub.log.Info("client sent an invalid command", "client", clientID, "remote", s.info.RemoteAddr, "transport", s.t.Name(), "code", e.Code.Name(), "error", e.Error())
 	}
 	if n >= s.hub.cfg.MaxErrors {
 		s.hub.log.Info("disconnecting a client that keeps sending invalid commands", "client", s.ID(), "remote", s.info.RemoteAddr, "last_error", e.Error())
@@ -336,7 +337,7 @@ func (s *Session) release(channels []string, d *herald.Disconnect) {
 	if d != nil {
 		s.hub.m.Disconnect(d.Code, d.Name)
 		if clientFault[d.Code] {
-			s.hub.log.Info("connection closed for bad input", "client", s.ID(), "remote", s.info.RemoteAddr, "code", d.Code, "reason", d.Reason)
+			s.hub.log.Info("connection closed for bad input", "client", s.ID(), "remote", s.info.RemoteAddr, "transport", s.t.Name(), "code", d.Code, "reason", d.Reason)
 		}
 	} else {
 		s.hub.m.Disconnect(0, "connection_lost")

@@ -78,7 +78,7 @@ func (h *Handler) recovery(gws.Logger) {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if err := checkOrigin(r, h.opts.OriginPatterns); err != nil {
+	if err := CheckOrigin(r, h.opts.OriginPatterns); err != nil {
 		h.refuse(w, r, http.StatusForbidden, "origin", err.Error())
 		return
 	}

@@ -8,11 +8,11 @@ import (
 	"strings"
 )
 
-// checkOrigin allows requests without Origin (non-browser clients, which
+// CheckOrigin allows requests without Origin (non-browser clients, which
 // could send any Origin anyway), same-origin requests, and origins whose host
 // matches one of the patterns. It is a defence against cross-site WebSocket
 // hijacking from browsers, not authentication.
-func checkOrigin(r *http.Request, patterns []string) error {
+func CheckOrigin(r *http.Request, patterns []string) error {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -52,19 +53,20 @@ type Client struct {
 	nextID atomic.Uint32
 	wg     sync.WaitGroup // connection loops
 
-	mu      sync.Mutex
-	state   State
-	closed  bool
-	running bool               // a connection loop is on
-	cancel  context.CancelFunc // stops the loop
-	conn    *conn              // set while Connected
-	changed chan struct{}      // closed and replaced on every state change, for waiters
-	kick    chan struct{}      // 1-buffered: the session loop's timers changed (subscribe retries, refreshes)
-	last    error              // why the last loop stopped (a *DisconnectError)
-	subs    map[string]*Subscription
-	made    uint64     // subscriptions made so far, for their order
-	subRnd  *rand.Rand // jitter of subscribe retries and refreshes
-	rnd     *rand.Rand // jitter of reconnects, used by the loop only
+	mu        sync.Mutex
+	state     State
+	closed    bool
+	running   bool               // a connection loop is on
+	cancel    context.CancelFunc // stops the loop
+	conn      *conn              // set while Connected
+	changed   chan struct{}      // closed and replaced on every state change, for waiters
+	kick      chan struct{}      // 1-buffered: the session loop's timers changed (subscribe retries, refreshes)
+	last      error              // why the last loop stopped (a *DisconnectError)
+	subs      map[string]*Subscription
+	transport string     // the transport that opened last (Transport)
+	made      uint64     // subscriptions made so far, for their order
+	subRnd    *rand.Rand // jitter of subscribe retries and refreshes
+	rnd       *rand.Rand // jitter of reconnects, used by the loop only
 }
 
 // New returns a client for the server at url: a base URL
@@ -88,6 +90,11 @@ func New(url string, opts *Options) *Client {
 		rnd:     rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 	}
 	c.url, c.urlErr = endpointURL(url)
+	for _, t := range o.Transports {
+		if t != TransportWebSocket && t != TransportSSE && t != TransportHTTPStream {
+			c.urlErr = fmt.Errorf("herald: transport %q: use %s, %s or %s", t, TransportWebSocket, TransportSSE, TransportHTTPStream)
+		}
+	}
 	return c
 }
 
@@ -244,4 +251,20 @@ func (c *Client) newID() uint32 {
 			return id
 		}
 	}
+}
+
+// Transport names the transport of the current or last connection
+// ("websocket", "sse", "http_stream"), "" before the first.
+func (c *Client) Transport() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.transport
+}
+
+func (c *Client) lastTransport() string { return c.Transport() }
+
+func (c *Client) setTransport(t string) {
+	c.mu.Lock()
+	c.transport = t
+	c.mu.Unlock()
 }

@@ -56,9 +56,10 @@ type ending struct {
 // before they send. The run loop owns it: shutdown stops them all and
 // waits for them.
 type conn struct {
-	c      *Client
-	ws     *websocket.Conn
-	maxMsg int
+	c         *Client
+	ws        wire
+	transport string // the transport's name
+	maxMsg    int
 
 	mu       sync.Mutex
 	pending  map[uint32]replyHandler
@@ -89,18 +90,15 @@ type conn struct {
 func dial(ctx context.Context, c *Client) (*conn, error) {
 	dialCtx, cancel := context.WithTimeout(ctx, c.opts.ConnectTimeout)
 	defer cancel()
-	ws, resp, err := websocket.Dial(dialCtx, c.url, &websocket.DialOptions{
-		HTTPClient:   c.opts.HTTPClient,
-		HTTPHeader:   c.opts.HTTPHeader,
-		Subprotocols: []string{subprotocol},
-	})
+	ws, transport, err := dialAny(dialCtx, c)
 	if err != nil {
-		return nil, describeDialError(c.url, err, resp)
+		return nil, err
 	}
-	ws.SetReadLimit(readLimit)
+	c.setTransport(transport)
 	cn := &conn{
 		c:           c,
 		ws:          ws,
+		transport:   transport,
 		maxMsg:      c.opts.MaxMessageSize,
 		pending:     make(map[uint32]replyHandler),
 		wake:        make(chan struct{}, 1),
@@ -195,13 +193,13 @@ func (cn *conn) write() {
 				break
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-			err := cn.ws.Write(ctx, websocket.MessageText, frame)
+			err := cn.ws.write(ctx, frame)
 			cancel()
 			if err != nil {
 				// The reader notices and has the better explanation (the
 				// server's disconnect push or close frame).
 				cn.c.log.Debug("write failed", "err", err)
-				cn.ws.CloseNow()
+				cn.ws.close(0, "")
 				return
 			}
 		}
@@ -254,18 +252,18 @@ func (cn *conn) readLoop() ending {
 		if cn.readTimeout > 0 {
 			ctx, cancel = context.WithTimeout(ctx, cn.readTimeout)
 		}
-		typ, frame, err := cn.ws.Read(ctx)
+		frame, err := cn.ws.read(ctx)
 		timedOut := ctx.Err() != nil
 		cancel()
+		if errors.Is(err, errBinary) {
+			return cn.badMessage("a binary message")
+		}
 		if err != nil {
 			if timedOut && cn.disconnect == nil {
-				cn.ws.CloseNow()
+				cn.ws.close(0, "")
 				return ending{code: cn.timeoutCode, reason: codeReasons[cn.timeoutCode], reconnect: true}
 			}
 			return cn.closeReason(err)
-		}
-		if typ != websocket.MessageText {
-			return cn.badMessage("a binary message")
 		}
 		for line := range bytes.SplitSeq(frame, []byte{'\n'}) {
 			line = bytes.TrimSpace(line)
@@ -283,7 +281,7 @@ func (cn *conn) readLoop() ending {
 
 func (cn *conn) badMessage(what string) ending {
 	cn.c.emitError(fmt.Errorf("herald: the server sent %s; reconnecting", what))
-	cn.ws.Close(websocket.StatusProtocolError, "invalid message")
+	cn.ws.close(websocket.StatusProtocolError, "invalid message")
 	return ending{code: CodeBadServerMessage, reason: codeReasons[CodeBadServerMessage], reconnect: true}
 }
 
@@ -362,11 +360,7 @@ func (cn *conn) shutdown(code websocket.StatusCode) {
 	cn.mu.Unlock()
 	cn.cancel()
 	close(cn.stop)
-	if code != 0 {
-		cn.ws.Close(code, "")
-	} else {
-		cn.ws.CloseNow()
-	}
+	cn.ws.close(code, "")
 	cn.wg.Wait()
 	cn.tasks.Wait()
 }

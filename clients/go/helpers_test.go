@@ -16,12 +16,13 @@ import (
 	client "github.com/heraldrt/herald/clients/go"
 	"github.com/heraldrt/herald/hub"
 	"github.com/heraldrt/herald/memory"
+	"github.com/heraldrt/herald/sse"
 	"github.com/heraldrt/herald/websocket"
 )
 
 // The client package must not import the server; its tests run against
-// the real server stack (memory broker, hub, WebSocket transport) on a
-// loopback port, so that every test is also an interop test of two
+// the real server stack (memory broker, hub, WebSocket and HTTP fallback
+// transports) on a loopback port, so that every test is also an interop test of two
 // WebSocket libraries (coder/websocket here, gws in the server).
 
 // waitTimeout bounds every wait for an event. It is a deadlock guard, not
@@ -55,6 +56,9 @@ type server struct {
 	ln     *trackingListener
 	served chan struct{}
 	dials  atomic.Int64 // WebSocket handshakes attempted, across restarts
+	// stripUpgrade makes every WebSocket handshake fail, as behind a
+	// proxy that strips Upgrade.
+	stripUpgrade atomic.Bool
 }
 
 // startServer starts a server on a port of its own. cfg.Namespaces
@@ -96,10 +100,18 @@ func (s *server) serve(ln net.Listener) error {
 		ln.Close()
 		return err
 	}
-	ws := websocket.NewHandler(websocket.Options{Logger: quiet}, h)
+	ws := websocket.NewHandler(websocket.Options{Logger: quiet, Metrics: s.cfg.Metrics}, h)
+	fb := sse.NewHandler(sse.Options{Logger: quiet, Metrics: s.cfg.Metrics}, h, h)
 	mux := http.NewServeMux()
+	mux.Handle("/connection/sse", fb.SSE())
+	mux.Handle("/connection/http_stream", fb.HTTPStream())
+	mux.Handle("/connection/emulation", fb.Emulation())
 	mux.HandleFunc("/connection/websocket", func(w http.ResponseWriter, r *http.Request) {
 		s.dials.Add(1)
+		if s.stripUpgrade.Load() {
+			// As a proxy that strips Upgrade does: the handshake fails.
+			r.Header.Del("Upgrade")
+		}
 		ws.ServeHTTP(w, r)
 	})
 	s.hub, s.ln, s.served = h, &trackingListener{Listener: ln}, make(chan struct{})

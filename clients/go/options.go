@@ -60,8 +60,17 @@ type Options struct {
 	// gets the connection closed with 1009.
 	MaxMessageSize int
 
-	// HTTPClient opens the WebSocket: set its Transport for TLS settings,
-	// proxies or a custom dialer. Default http.DefaultClient.
+	// Transports are the transports to try, in order, at every connection
+	// attempt: TransportWebSocket, TransportSSE, TransportHTTPStream. The
+	// next is tried when one fails to open (a proxy that strips Upgrade
+	// fails the WebSocket handshake); the one that opened last is tried
+	// first next time. Transport says which is in use. Default
+	// websocket only.
+	Transports []string
+
+	// HTTPClient opens the WebSocket and the HTTP fallback streams: set
+	// its Transport for TLS settings, proxies or a custom dialer. Default
+	// http.DefaultClient.
 	HTTPClient *http.Client
 	// HTTPHeader is sent with the WebSocket handshake (cookies, say).
 	HTTPHeader http.Header
@@ -108,6 +117,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.MaxMessageSize <= 0 {
 		o.MaxMessageSize = 64 << 10
+	}
+	if len(o.Transports) == 0 {
+		o.Transports = []string{TransportWebSocket}
 	}
 	if o.HTTPClient == nil {
 		o.HTTPClient = http.DefaultClient

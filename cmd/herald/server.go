@@ -24,6 +24,7 @@ import (
 	"github.com/heraldrt/herald/hooks"
 	"github.com/heraldrt/herald/hub"
 	"github.com/heraldrt/herald/metrics"
+	"github.com/heraldrt/herald/sse"
 	"github.com/heraldrt/herald/websocket"
 )
 
@@ -90,6 +91,17 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		Logger:               log,
 		Metrics:              m,
 	}, h))
+	fallback := sse.NewHandler(sse.Options{
+		MaxMessageSize: int(cfg.WebSocket.MaxMessageSize),
+		OriginPatterns: cfg.WebSocket.Origins,
+		WriteTimeout:   time.Duration(cfg.WebSocket.WriteTimeout),
+		Headers:        headers,
+		Logger:         log,
+		Metrics:        m,
+	}, h, h)
+	mux.Handle("/connection/sse", fallback.SSE())
+	mux.Handle("/connection/http_stream", fallback.HTTPStream())
+	mux.Handle("/connection/emulation", fallback.Emulation())
 	mux.Handle("/api/", api.NewHandler(api.Options{
 		Key:         cfg.APIKey,
 		MaxBodySize: int64(cfg.API.MaxBodySize),

@@ -40,6 +40,8 @@ export const ErrorCode = {
   UnrecoverablePosition: 117,
   /** The token's exp has passed (beyond the allowed clock skew). Get a new token from the application and send it again (connect, refresh or subscribe). */
   TokenExpired: 118,
+  /** An HTTP fallback command names a stream session that does not exist (it ended, or its node is gone). Open a new stream. */
+  UnknownSession: 119,
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
