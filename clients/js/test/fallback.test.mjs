@@ -2,35 +2,18 @@
 // `herald serve` binary, directly and through a real HTTP proxy that
 // refuses every Upgrade, as proxies that strip it make the handshake fail.
 import assert from "node:assert/strict";
-import http from "node:http";
 import { after, test } from "node:test";
 import WebSocket from "ws";
 import { Client } from "../dist/index.js";
 import "../dist/fallback.js";
 import { startHerald, until } from "./lib/herald.mjs";
+import { noUpgradeProxy } from "./lib/proxy.mjs";
 
 const closers = [];
 after(async () => {
   for (const c of closers) await c();
 });
 
-// noUpgradeProxy forwards plain HTTP to target, streaming both ways, and
-// answers every Upgrade request with 400.
-async function noUpgradeProxy(target) {
-  const t = new URL(target);
-  const srv = http.createServer((req, res) => {
-    const up = http.request({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: req.headers }, (pres) => {
-      res.writeHead(pres.statusCode, pres.headers);
-      pres.pipe(res);
-    });
-    up.on("error", () => res.destroy());
-    req.pipe(up);
-  });
-  srv.on("upgrade", (_req, socket) => socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"));
-  await new Promise((r) => srv.listen(0, "127.0.0.1", r));
-  closers.push(() => new Promise((r) => { srv.closeAllConnections(); srv.close(r); }));
-  return `http://127.0.0.1:${srv.address().port}`;
-}
 
 async function herald() {
   const s = await startHerald();
@@ -57,7 +40,9 @@ test("directly the client stays on websocket", async () => {
 
 test("through a proxy that refuses the upgrade the client falls back to http_stream, works, and starts there next time", async () => {
   const s = await herald();
-  const proxy = await noUpgradeProxy(s.base);
+  const px = await noUpgradeProxy(s.base);
+  closers.push(px.close);
+  const proxy = px.base;
   const lines = [];
   const c = client(proxy, lines);
   const pubs = [];
@@ -87,7 +72,9 @@ test("through a proxy that refuses the upgrade the client falls back to http_str
 
 test("a reconnect asked by the server on the fallback transport comes back on it", async () => {
   const s = await herald();
-  const proxy = await noUpgradeProxy(s.base);
+  const px = await noUpgradeProxy(s.base);
+  closers.push(px.close);
+  const proxy = px.base;
   const c = client(proxy);
   c.connect();
   assert.equal((await c.ready()).transport, "http_stream");
