@@ -96,6 +96,9 @@ func newClient(opts Options, addrs []string) (rueidis.Client, error) {
 
 func (b *Broker) closeClients() {
 	for _, s := range b.shards {
+		if r, ok := s.router.(*clusterRouter); ok {
+			r.closeOwn()
+		}
 		s.client.Close()
 	}
 }

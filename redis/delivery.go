@@ -56,8 +56,11 @@ type dispatcher struct {
 	q    []event
 	wake chan struct{}
 
-	// pos is owned by run.
-	pos map[string]*tracked
+	// pos and moved are owned by run. moved holds the channels whose slot
+	// went to another master: what still arrives for them here goes to
+	// the dispatcher that has their position now (see handOver).
+	pos   map[string]*tracked
+	moved map[string]*dispatcher
 
 	caughtUp, lost atomic.Uint64
 }
@@ -69,8 +72,11 @@ const (
 	evTrack             // start keeping the channel's position
 	evBase              // the channel's position when it was subscribed
 	evUntrack
-	evCatchUp // the connection came back: catch every channel up
-	evSuspect // the connection broke: what comes next may follow a loss
+	evCatchUp    // the connection came back: catch every channel up
+	evSuspect    // the connection broke: what comes next may follow a loss
+	evHandOver   // the channel's slot moved: give its position to e.to
+	evAdopt      // take the channel's position, e.t, from another dispatcher
+	evCatchUpOne // catch the channel up, now subscribed at its new master
 )
 
 type event struct {
@@ -78,6 +84,9 @@ type event struct {
 	channel string // pub/sub channel name for evMessage, herald channel otherwise
 	msg     string
 	base    herald.StreamPosition // evBase
+	to      *dispatcher           // evHandOver
+	t       *tracked              // evAdopt
+	handed  chan struct{}         // evHandOver: closed once e.to has it
 }
 
 // tracked is a channel's delivery position.
@@ -97,7 +106,7 @@ type tracked struct {
 }
 
 func newDispatcher(b *Broker) *dispatcher {
-	return &dispatcher{b: b, wake: make(chan struct{}, 1), pos: map[string]*tracked{}}
+	return &dispatcher{b: b, wake: make(chan struct{}, 1), pos: map[string]*tracked{}, moved: map[string]*dispatcher{}}
 }
 
 func (d *dispatcher) push(e event) {
@@ -159,6 +168,8 @@ func (d *dispatcher) run(done <-chan struct{}) {
 func (d *dispatcher) handle(e event) {
 	switch e.kind {
 	case evTrack:
+		// Subscribed here again, after its slot left and came back.
+		delete(d.moved, e.channel)
 		if d.pos[e.channel] == nil {
 			d.pos[e.channel] = &tracked{}
 		}
@@ -168,11 +179,16 @@ func (d *dispatcher) handle(e event) {
 		}
 	case evUntrack:
 		delete(d.pos, e.channel)
+		delete(d.moved, e.channel)
 	case evCatchUp:
+		// A new connection carries none of the moved channels.
+		clear(d.moved)
 		for ch, t := range d.pos {
 			d.catchUp(ch, t)
 			t.suspect = false
 		}
+	case evHandOver, evAdopt, evCatchUpOne:
+		d.handleMove(e)
 	case evSuspect:
 		for _, t := range d.pos {
 			t.suspect = true
@@ -191,6 +207,10 @@ func (d *dispatcher) message(name, msg string) {
 	channel, ok := channelOf(d.b.opts.Prefix, name)
 	if !ok || msg == "" {
 		d.b.opts.Logger.Error("redis broker: message on an unknown pub/sub channel", "channel", name)
+		return
+	}
+	if to := d.moved[channel]; to != nil {
+		to.push(event{kind: evMessage, channel: name, msg: msg})
 		return
 	}
 	switch msg[0] {

@@ -33,6 +33,11 @@ type Options struct {
 	// Cluster talks to a Redis Cluster: commands follow the slot map and
 	// publications use sharded pub/sub.
 	Cluster bool
+	// ClusterRefreshInterval is how often a Cluster node re-reads the slot
+	// map (one CLUSTER SLOTS) to find slots moved without its noticing;
+	// moves are mostly noticed at once, from Redis's sunsubscribe push or
+	// a broken connection, so this is a safety net. Default 5s.
+	ClusterRefreshInterval time.Duration
 	// Timeout bounds each Redis command, and the wait for a connection
 	// when Redis is down. Default 5s.
 	Timeout time.Duration
@@ -75,6 +80,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.ReconnectDelay <= 0 {
 		o.ReconnectDelay = 100 * time.Millisecond
+	}
+	if o.ClusterRefreshInterval <= 0 {
+		o.ClusterRefreshInterval = 5 * time.Second
 	}
 	if o.PresenceTTL <= 0 {
 		o.PresenceTTL = 30 * time.Second

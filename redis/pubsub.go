@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -23,7 +24,7 @@ func (b *Broker) newRouter(c rueidis.Client, control bool) (router, error) {
 	if b.opts.Cluster {
 		return b.newClusterRouter(c)
 	}
-	return b.newSubscriber(c, control, false), nil
+	return b.newSubscriber(c, control, nil), nil
 }
 
 // maxReconnectDelay caps the wait between attempts to reconnect pub/sub.
@@ -36,11 +37,12 @@ const maxReconnectDelay = 2 * time.Second
 type subscriber struct {
 	b       *Broker
 	node    rueidis.Client
-	control bool // also carries the control channel
-	sharded bool // SSUBSCRIBE rather than SUBSCRIBE
+	sharded bool           // SSUBSCRIBE rather than SUBSCRIBE
+	cluster *clusterRouter // told of slot moves; nil unless sharded
 	d       *dispatcher
 
 	mu       sync.Mutex
+	control  bool                // also carries the control channel
 	channels map[string]struct{} // herald channels wanted
 	conn     rueidis.DedicatedClient
 	up       chan struct{} // closed while conn is up
@@ -48,8 +50,8 @@ type subscriber struct {
 	cmdMu sync.Mutex
 }
 
-func (b *Broker) newSubscriber(node rueidis.Client, control, sharded bool) *subscriber {
-	s := &subscriber{b: b, node: node, control: control, sharded: sharded,
+func (b *Broker) newSubscriber(node rueidis.Client, control bool, cluster *clusterRouter) *subscriber {
+	s := &subscriber{b: b, node: node, control: control, sharded: cluster != nil, cluster: cluster,
 		channels: map[string]struct{}{}, up: make(chan struct{})}
 	s.d = newDispatcher(b)
 	b.wg.Add(2)
@@ -96,7 +98,17 @@ func (s *subscriber) run(done <-chan struct{}) {
 			return
 		default:
 		}
-		s.b.opts.Logger.Warn("redis pub/sub connection lost; reconnecting", "addr", addrOf(s.node), "err", err, "in", delay)
+		if s.cluster != nil && !s.carries() {
+			// A master this node has nothing on any more (a failover
+			// demoted or killed it): nothing to follow, nothing to warn of.
+			s.b.opts.Logger.Debug("redis pub/sub connection lost; reconnecting", "addr", addrOf(s.node), "err", err, "in", delay)
+		} else {
+			s.b.opts.Logger.Warn("redis pub/sub connection lost; reconnecting", "addr", addrOf(s.node), "err", err, "in", delay)
+			if s.cluster != nil {
+				// A failover, or a slot moved under one of its channels.
+				s.cluster.wake()
+			}
+		}
 		select {
 		case <-done:
 			return
@@ -110,16 +122,16 @@ func (s *subscriber) run(done <-chan struct{}) {
 // channel, marks it up and queues a catch-up of every channel.
 func (s *subscriber) connect(done <-chan struct{}) (<-chan error, rueidis.DedicatedClient, error) {
 	dc, _ := s.node.Dedicate()
-	lost := dc.SetPubSubHooks(rueidis.PubSubHooks{OnMessage: s.d.onMessage})
+	lost := dc.SetPubSubHooks(rueidis.PubSubHooks{OnMessage: s.d.onMessage, OnSubscription: s.onSubscription})
 	s.mu.Lock()
 	names := make([]string, 0, len(s.channels)+1)
 	for ch := range s.channels {
 		names = append(names, keys{s.b.opts.Prefix, ch}.pubsub())
 	}
-	s.mu.Unlock()
 	if s.control {
 		names = append(names, controlChannel(s.b.opts.Prefix))
 	}
+	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), s.b.opts.Timeout)
 	defer cancel()
 	go func() {
@@ -195,7 +207,10 @@ func (s *subscriber) subscribe(ctx context.Context, channel string) error {
 				s.readBase(ctx, channel)
 				return nil
 			}
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || isMoved(err) {
+				if isMoved(err) {
+					err = fmt.Errorf("%w: %w", errMoved, err)
+				}
 				s.forget(channel)
 				return err
 			}

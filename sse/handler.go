@@ -149,8 +149,8 @@ func preamble(name, id, token string) []byte {
 // allowOrigin applies websocket.origins as the WebSocket handshake does and
 // gives an allowed cross-origin page the CORS headers its fetch needs.
 func (h *Handler) allowOrigin(w http.ResponseWriter, r *http.Request, name string) bool {
-	if err := websocket.CheckOrigin(r, h.opts.OriginPatterns); err != nil {
-		h.refuse(w, r, name, "origin", http.StatusForbidden, herald.ErrPermissionDenied, err.Error())
+	if reason, err := websocket.CheckOrigin(r, h.opts.OriginPatterns, h.opts.Hosts); err != nil {
+		h.refuse(w, r, name, reason, http.StatusForbidden, herald.ErrPermissionDenied, err.Error())
 		return false
 	}
 	if o := r.Header.Get("Origin"); o != "" {
@@ -169,8 +169,11 @@ func (h *Handler) allowOrigin(w http.ResponseWriter, r *http.Request, name strin
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, name, reason string, status int, code herald.ErrorCode, msg string) {
 	h.m.Handshakes.WithLabelValues(reason).Inc()
 	attrs := []any{"transport", name, "reason", reason, "error", msg, "remote", r.RemoteAddr, "path", r.URL.Path}
-	if reason == "origin" {
+	switch reason {
+	case "origin":
 		attrs = append(attrs, "origin", r.Header.Get("Origin"), "setting", "websocket.origins")
+	case "host":
+		attrs = append(attrs, "host", r.Host, "setting", "websocket.hosts")
 	}
 	h.opts.Logger.Info("HTTP fallback request refused", attrs...)
 	writeError(w, status, code, msg)

@@ -34,6 +34,10 @@ type Options struct {
 	// host, as websocket.Options.OriginPatterns (websocket.origins);
 	// allowed cross-origin pages also get CORS headers.
 	OriginPatterns []string
+	// Hosts are the server's own host names, as websocket.Options.Hosts
+	// (websocket.hosts): Origin equal to Host is same-origin only for
+	// them, IP addresses and loopback names.
+	Hosts []string
 	// WriteTimeout bounds every write to a stream. Default 10s.
 	WriteTimeout time.Duration
 	// RelayTimeout bounds waiting for the node holding a stream to answer

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/lxzan/gws"
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,6 +34,7 @@ type Handler struct {
 	// plain answers clients that offer no subprotocol, json those that
 	// offer ours: gws refuses a handshake whose offer misses its list.
 	plain, json *gws.Upgrader
+	adm         *admission
 }
 
 // NewHandler returns the handler for /connection/websocket.
@@ -41,6 +43,7 @@ func NewHandler(opts Options, acc Acceptor) *Handler {
 	h := &Handler{opts: opts, acc: acc, log: opts.Logger, m: opts.Metrics,
 		msgsIn: opts.Metrics.MessagesIn.WithLabelValues(name), bytesIn: opts.Metrics.BytesIn.WithLabelValues(name),
 		msgsOut: opts.Metrics.MessagesOut.WithLabelValues(name), bytesOut: opts.Metrics.BytesOut.WithLabelValues(name)}
+	h.adm = newAdmission(opts.Admission)
 	ev := &events{h: h}
 	h.plain = gws.NewUpgrader(ev, h.serverOption(nil))
 	h.json = gws.NewUpgrader(ev, h.serverOption([]string{Subprotocol}))
@@ -78,12 +81,15 @@ func (h *Handler) recovery(gws.Logger) {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if err := CheckOrigin(r, h.opts.OriginPatterns); err != nil {
-		h.refuse(w, r, http.StatusForbidden, "origin", err.Error())
+	if reason, err := CheckOrigin(r, h.opts.OriginPatterns, h.opts.Hosts); err != nil {
+		h.refuse(w, r, http.StatusForbidden, reason, err.Error())
 		return
 	}
 	if !isUpgrade(r) {
 		h.refuse(w, r, http.StatusBadRequest, "not_websocket", "this endpoint speaks WebSocket: send a GET with Upgrade: websocket (RFC 6455)")
+		return
+	}
+	if !h.Admit(w, r) {
 		return
 	}
 	up := h.plain
@@ -94,7 +100,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		up = h.json
 	}
-	socket, err := up.Upgrade(w, r)
+	socket, err := up.Upgrade(closeCodeWriter{w}, r)
 	if err != nil {
 		h.m.Handshakes.WithLabelValues("handshake").Inc()
 		h.log.Debug("WebSocket handshake failed", "remote", r.RemoteAddr, "err", err)
@@ -124,8 +130,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, status int, reason, msg string) {
 	h.m.Handshakes.WithLabelValues(reason).Inc()
 	attrs := []any{"reason", reason, "error", msg, "remote", r.RemoteAddr, "host", r.Host}
-	if reason == "origin" {
+	switch reason {
+	case "origin":
 		attrs = append(attrs, "origin", r.Header.Get("Origin"), "setting", "websocket.origins")
+	case "host":
+		attrs = append(attrs, "origin", r.Header.Get("Origin"), "setting", "websocket.hosts")
 	}
 	h.log.Info("WebSocket handshake refused", attrs...)
 	code := herald.ErrBadRequest
@@ -135,6 +144,42 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, status int, rea
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": code, "message": msg}})
+}
+
+// Admit applies this handler's admission caps to a connection another
+// transport is about to open (the HTTP fallback streams), so that every
+// transport draws on one budget per node and per client address: a storm
+// that falls back to SSE is spread out as the WebSocket one is. Over a
+// cap it answers 503 with Retry-After and returns false.
+func (h *Handler) Admit(w http.ResponseWriter, r *http.Request) bool {
+	if ok, scope, wait := h.adm.admit(clientIP(r, h.opts.Admission.ClientIPHeader)); !ok {
+		h.busy(w, r, scope, wait)
+		return false
+	}
+	return true
+}
+
+// Admitted wraps next, the handler of another transport's connection
+// requests, with Admit.
+func (h *Handler) Admitted(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h.Admit(w, r) {
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+// busy answers an upgrade over an admission cap: 503 with Retry-After,
+// counted but logged only at debug, as a storm would flood the log.
+func (h *Handler) busy(w http.ResponseWriter, r *http.Request, scope string, wait time.Duration) {
+	reason := "rate_" + scope
+	h.m.Handshakes.WithLabelValues(reason).Inc()
+	h.log.Debug("WebSocket handshake refused", "reason", reason, "remote", r.RemoteAddr, "retry_after", wait)
+	w.Header().Set("Retry-After", retryAfter(wait))
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	msg := "too many new connections (" + scope + " cap, admission settings): retry after the Retry-After header's seconds"
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": herald.ErrUnavailable, "message": msg}})
 }
 
 func isUpgrade(r *http.Request) bool {

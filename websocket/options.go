@@ -29,6 +29,15 @@ type Options struct {
 	// with cookies. Origin is not authentication: non-browser clients can
 	// send any Origin they like.
 	OriginPatterns []string
+	// Hosts are the server's own host names ("chat.example.com",
+	// "*.example.com"; ports ignored): a request whose Origin equals its
+	// Host is same-origin only when Host is one of them, an IP address or
+	// a loopback name (localhost, *.localhost), so that a DNS rebinding
+	// page is refused. Default none beyond those.
+	Hosts []string
+	// Admission caps new connections per second, per node and per client
+	// address; the zero value admits all.
+	Admission AdmissionOptions
 	// WriteTimeout bounds every write to a client. Default 10s.
 	WriteTimeout time.Duration
 	// HandshakeTimeout bounds writing the upgrade response. Default 5s.

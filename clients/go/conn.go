@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -48,6 +49,9 @@ type ending struct {
 	code      uint32
 	reason    string
 	reconnect bool
+	// retryAfter is the least wait the server asked for before the next
+	// attempt (an upgrade refused 503 with Retry-After); 0: none.
+	retryAfter time.Duration
 }
 
 // conn is one WebSocket connection: a reader goroutine that handles every
@@ -112,6 +116,29 @@ func dial(ctx context.Context, c *Client) (*conn, error) {
 	go cn.read()
 	go cn.write()
 	return cn, nil
+}
+
+// dialError is a failed dial, with the wait the server asked for.
+type dialError struct {
+	err        error
+	retryAfter time.Duration
+}
+
+func (e *dialError) Error() string { return e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }
+
+// retryAfter reads the Retry-After of an upgrade the server refused as
+// too busy (503, admission control): whole seconds, as Herald sends it;
+// an HTTP date or garbage gives 0, the usual backoff.
+func retryAfter(resp *http.Response) time.Duration {
+	if resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		return 0
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After")))
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return time.Duration(min(n, 3600)) * time.Second
 }
 
 // describeDialError keeps what a person acts on: the HTTP status and body

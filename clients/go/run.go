@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -62,6 +63,12 @@ func (c *Client) run(ctx context.Context, cancel context.CancelFunc) {
 		c.mu.Unlock()
 
 		d := backoff(c.rnd, attempt, c.opts.MinReconnectDelay, c.opts.MaxReconnectDelay)
+		if end.retryAfter > 0 {
+			// The server said when to come back: no sooner, and spread
+			// by up to the minimum delay so the ones told the same second
+			// do not all arrive together.
+			d = max(d, end.retryAfter+time.Duration(c.rnd.Int64N(int64(c.opts.MinReconnectDelay))))
+		}
 		attempt++
 		c.log.Debug("reconnecting", "in", d, "attempt", attempt, "code", end.code, "reason", end.reason)
 		t := time.NewTimer(d)
@@ -86,6 +93,10 @@ func (c *Client) session(ctx context.Context) (ending, bool) {
 	if err != nil {
 		if ctx.Err() == nil {
 			c.emitError(err)
+		}
+		var de *dialError
+		if errors.As(err, &de) {
+			failed.retryAfter = de.retryAfter
 		}
 		return failed, false
 	}

@@ -30,6 +30,8 @@ const streamFrameLimit = readLimit
 // transports"): the server's frames on a GET response, commands POSTed to
 // the emulation endpoint with the session and token of the stream's first
 // event. Read and Write may be called concurrently, each by one goroutine.
+// A goroutine of its own reads the response, so that a Read can give up
+// when its context ends, as a WebSocket read does.
 type Stream struct {
 	client    *http.Client
 	header    http.Header
@@ -41,6 +43,14 @@ type Stream struct {
 	cancel    context.CancelFunc
 	r         *bufio.Reader
 	closeOnce sync.Once
+	frames    chan streamFrame
+	done      chan struct{} // closed by Close
+	wg        sync.WaitGroup
+}
+
+type streamFrame struct {
+	frame []byte
+	err   error
 }
 
 // StreamURL turns a server URL (as given to New) into transport's stream
@@ -57,8 +67,8 @@ func StreamURL(raw, transport string) (string, error) {
 }
 
 // DialStream opens transport's (TransportSSE or TransportHTTPStream) stream
-// at streamURL (StreamURL's) and reads its session preamble. The stream
-// lives until Close or until ctx ends.
+// at streamURL (StreamURL's) and reads its session preamble. ctx bounds
+// only the opening: the stream lives until Close.
 func DialStream(ctx context.Context, client *http.Client, header http.Header, streamURL, transport string) (*Stream, error) {
 	if transport != TransportSSE && transport != TransportHTTPStream {
 		return nil, fmt.Errorf("herald: transport %q is not a stream: use %s or %s", transport, TransportSSE, TransportHTTPStream)
@@ -66,7 +76,9 @@ func DialStream(ctx context.Context, client *http.Client, header http.Header, st
 	if client == nil {
 		client = http.DefaultClient
 	}
-	sctx, cancel := context.WithCancel(ctx)
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	opening := context.AfterFunc(ctx, cancel)
+	defer opening()
 	req, err := http.NewRequestWithContext(sctx, http.MethodGet, streamURL, nil)
 	if err != nil {
 		cancel()
@@ -92,7 +104,7 @@ func DialStream(ctx context.Context, client *http.Client, header http.Header, st
 	if i := strings.IndexByte(streamURL, '?'); i >= 0 {
 		s.emulation = strings.TrimSuffix(streamURL[:i], "/connection/"+transport) + "/connection/emulation"
 	}
-	pre, err := s.Read()
+	pre, err := s.readFrame()
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("herald: open %s: no session preamble: %w", streamURL, err)
@@ -103,13 +115,44 @@ func DialStream(ctx context.Context, client *http.Client, header http.Header, st
 		return nil, fmt.Errorf("herald: open %s: the first event is not a session preamble: %.200q", streamURL, pre)
 	}
 	s.session, s.token = p.Session, p.Token
+	s.frames, s.done = make(chan streamFrame), make(chan struct{})
+	s.wg.Add(1)
+	go s.readLoop()
 	return s, nil
+}
+
+func (s *Stream) readLoop() {
+	defer s.wg.Done()
+	for {
+		f, err := s.readFrame()
+		select {
+		case s.frames <- streamFrame{f, err}:
+		case <-s.done:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // Read returns the next frame: one or more messages separated by
 // newlines, as a WebSocket message holds them. It returns io.EOF when
-// the server ended the stream.
-func (s *Stream) Read() ([]byte, error) {
+// the server ended the stream, and ctx's error when ctx ends first.
+func (s *Stream) Read(ctx context.Context) ([]byte, error) {
+	select {
+	case f := <-s.frames:
+		return f.frame, f.err
+	case <-s.done:
+		return nil, errStreamClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+var errStreamClosed = errors.New("herald: the stream was closed")
+
+func (s *Stream) readFrame() ([]byte, error) {
 	var frame []byte
 	for {
 		line, err := s.line()
@@ -180,10 +223,16 @@ func (s *Stream) Write(ctx context.Context, frame []byte) error {
 	return nil
 }
 
-// Close ends the stream; a Read in progress returns an error.
+// Close ends the stream (the server sees the request end: a stream has
+// no close handshake) and waits for its reader; a Read in progress
+// returns an error.
 func (s *Stream) Close() {
 	s.closeOnce.Do(func() {
+		if s.done != nil {
+			close(s.done)
+		}
 		s.cancel()
 		s.body.Close()
 	})
+	s.wg.Wait()
 }

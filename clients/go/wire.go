@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/coder/websocket"
 )
@@ -43,63 +42,14 @@ func (w wsWire) close(code websocket.StatusCode, reason string) {
 	w.ws.Close(code, reason)
 }
 
-// streamWire reads its Stream on a goroutine of its own, so that a read
-// can give up when its context ends as a WebSocket read does.
-type streamWire struct {
-	s      *Stream
-	frames chan streamFrame
-	done   chan struct{}
-	once   sync.Once
-	wg     sync.WaitGroup
-}
+// streamWire is an HTTP fallback stream as a wire.
+type streamWire struct{ s *Stream }
 
-type streamFrame struct {
-	frame []byte
-	err   error
-}
+func (w streamWire) read(ctx context.Context) ([]byte, error) { return w.s.Read(ctx) }
 
-func newStreamWire(s *Stream) *streamWire {
-	w := &streamWire{s: s, frames: make(chan streamFrame), done: make(chan struct{})}
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		for {
-			f, err := s.Read()
-			select {
-			case w.frames <- streamFrame{f, err}:
-			case <-w.done:
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	return w
-}
+func (w streamWire) write(ctx context.Context, frame []byte) error { return w.s.Write(ctx, frame) }
 
-func (w *streamWire) read(ctx context.Context) ([]byte, error) {
-	select {
-	case f := <-w.frames:
-		return f.frame, f.err
-	case <-w.done:
-		return nil, errors.New("the stream was closed")
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-func (w *streamWire) write(ctx context.Context, frame []byte) error { return w.s.Write(ctx, frame) }
-
-// close ends the GET: a stream has no close handshake, the server sees
-// the request end.
-func (w *streamWire) close(websocket.StatusCode, string) {
-	w.once.Do(func() {
-		close(w.done)
-		w.s.Close()
-	})
-	w.wg.Wait()
-}
+func (w streamWire) close(websocket.StatusCode, string) { w.s.Close() }
 
 // dialWire opens one transport.
 func dialWire(ctx context.Context, c *Client, transport string) (wire, error) {
@@ -110,7 +60,7 @@ func dialWire(ctx context.Context, c *Client, transport string) (wire, error) {
 			Subprotocols: []string{subprotocol},
 		})
 		if err != nil {
-			return nil, describeDialError(c.url, err, resp)
+			return nil, &dialError{err: describeDialError(c.url, err, resp), retryAfter: retryAfter(resp)}
 		}
 		ws.SetReadLimit(readLimit)
 		return wsWire{ws}, nil
@@ -119,33 +69,12 @@ func dialWire(ctx context.Context, c *Client, transport string) (wire, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The stream outlives the dial: only its opening is bounded by ctx.
-	type result struct {
-		s   *Stream
-		err error
+	st, err := DialStream(ctx, c.opts.HTTPClient, c.opts.HTTPHeader, u, transport)
+	if err != nil {
+		return nil, err
 	}
-	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	got := make(chan result, 1)
-	go func() {
-		s, err := DialStream(sctx, c.opts.HTTPClient, c.opts.HTTPHeader, u, transport)
-		got <- result{s, err}
-	}()
-	select {
-	case r := <-got:
-		if r.err != nil {
-			cancel()
-			return nil, r.err
-		}
-		r.s.cancel = chainCancel(r.s.cancel, cancel)
-		return newStreamWire(r.s), nil
-	case <-ctx.Done():
-		cancel()
-		<-got
-		return nil, fmt.Errorf("herald: open %s: %w", u, ctx.Err())
-	}
+	return streamWire{st}, nil
 }
-
-func chainCancel(a, b context.CancelFunc) context.CancelFunc { return func() { a(); b() } }
 
 // dialAny tries the transports in order, the one that worked last first,
 // and returns the first that opens.

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	client "github.com/heraldrt/herald/clients/go"
 	"github.com/heraldrt/herald/protocol"
 )
 
@@ -68,6 +69,7 @@ type checkOptions struct {
 	subscribe string
 	apiKey    string
 	json      bool
+	transport string
 }
 
 func checkFlags() (*flag.FlagSet, *checkOptions) {
@@ -78,6 +80,7 @@ func checkFlags() (*flag.FlagSet, *checkOptions) {
 	fs.StringVar(&o.subscribe, "subscribe", "", "also check that a publication to `CHANNEL` arrives, and time it")
 	fs.StringVar(&o.apiKey, "api-key", "", "server API `KEY` for --subscribe (default $HERALD_API_KEY)")
 	fs.BoolVar(&o.json, "json", false, "print the result as one JSON object on stdout")
+	transportFlag(fs, &o.transport)
 	return fs, o
 }
 
@@ -102,6 +105,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if msg := emptyToken(fs, o.token); msg != "" {
 		return usageError(stderr, fs, msg)
 	}
+	if msg := checkTransport(o.transport); msg != "" {
+		return usageError(stderr, fs, msg)
+	}
 	if o.subscribe != "" {
 		if msg := checkChannels([]string{o.subscribe}); msg != "" {
 			return usageError(stderr, fs, "--subscribe: "+msg)
@@ -122,7 +128,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 	res, err := check(ctx, wsURL, publishEndpoint, o)
 	if o.json {
-		out := map[string]any{"ok": err == nil, "url": wsURL}
+		out := map[string]any{"ok": err == nil, "url": wsURL, "transport": o.transport}
 		if err != nil {
 			out["error"] = err.Error()
 		} else {
@@ -146,6 +152,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	line := fmt.Sprintf("ok: %s connect %s, ping %s", wsURL, millis(res.Connect), millis(res.Ping))
+	if o.transport != client.TransportWebSocket {
+		line += " (over " + o.transport + ")"
+	}
 	if o.subscribe != "" {
 		line += ", publish→receive " + millis(res.Roundtrip)
 	}
@@ -194,7 +203,7 @@ func check(ctx context.Context, wsURL, publishEndpoint string, o *checkOptions) 
 	}
 
 	start := time.Now()
-	c, err := dialClient(ctx, wsURL, onPub)
+	c, err := dialClientOver(ctx, wsURL, o.transport, onPub)
 	if err != nil {
 		return res, err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/heraldrt/herald"
+	client "github.com/heraldrt/herald/clients/go"
 	"github.com/heraldrt/herald/protocol"
 )
 
@@ -84,7 +85,7 @@ func (e *replyError) Error() string {
 //
 // One reader goroutine owns reading; close stops it and waits for it.
 type cliClient struct {
-	conn *websocket.Conn
+	conn cliConn
 	// onPub receives each publication in arrival order, on the goroutine
 	// that calls call or wait.
 	onPub func(channel string, pub *protocol.PubPush) error
@@ -101,13 +102,58 @@ type cliClient struct {
 	closeOnce sync.Once
 }
 
+// cliConn is what the client runs over: a *websocket.Conn, or an HTTP
+// fallback stream (cliStream).
+type cliConn interface {
+	Read(ctx context.Context) (websocket.MessageType, []byte, error)
+	Write(ctx context.Context, typ websocket.MessageType, p []byte) error
+	Close(code websocket.StatusCode, reason string) error
+	CloseNow() error
+}
+
+// cliStream is the Go client's HTTP fallback stream as a cliConn: text
+// frames only, and no close handshake (the server sees the request end).
+type cliStream struct{ s *client.Stream }
+
+func (c cliStream) Read(ctx context.Context) (websocket.MessageType, []byte, error) {
+	frame, err := c.s.Read(ctx)
+	return websocket.MessageText, frame, err
+}
+
+func (c cliStream) Write(ctx context.Context, _ websocket.MessageType, p []byte) error {
+	return c.s.Write(ctx, p)
+}
+
+func (c cliStream) Close(websocket.StatusCode, string) error { c.s.Close(); return nil }
+func (c cliStream) CloseNow() error                          { c.s.Close(); return nil }
+
 // dialClient opens the WebSocket. ctx bounds only the handshake.
 func dialClient(ctx context.Context, wsURL string, onPub func(string, *protocol.PubPush) error) (*cliClient, error) {
-	conn, resp, err := websocket.Dial(ctx, wsURL, nil)
-	if err != nil {
-		return nil, describeDialError(ctx, err, resp)
+	return dialClientOver(ctx, wsURL, client.TransportWebSocket, onPub)
+}
+
+// dialClientOver opens transport (websocket, sse or http_stream) to the
+// server whose WebSocket endpoint is wsURL. ctx bounds only the opening.
+func dialClientOver(ctx context.Context, wsURL, transport string, onPub func(string, *protocol.PubPush) error) (*cliClient, error) {
+	var conn cliConn
+	if transport == client.TransportWebSocket {
+		ws, resp, err := websocket.Dial(ctx, wsURL, nil)
+		if err != nil {
+			return nil, describeDialError(ctx, err, resp)
+		}
+		ws.SetReadLimit(cliReadLimit)
+		conn = ws
+	} else {
+		u, err := client.StreamURL(wsURL, transport)
+		if err != nil {
+			return nil, err
+		}
+		st, err := client.DialStream(ctx, nil, nil, u, transport)
+		if err != nil {
+			return nil, err
+		}
+		conn = cliStream{st}
 	}
-	conn.SetReadLimit(cliReadLimit)
 	if onPub == nil {
 		onPub = func(string, *protocol.PubPush) error { return nil }
 	}

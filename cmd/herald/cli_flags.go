@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/heraldrt/herald"
+	client "github.com/heraldrt/herald/clients/go"
 )
 
 // newCLIFlags returns a flag set for one of the subcommands. Output is
@@ -199,4 +200,20 @@ func withTokenHint(err error, token string) error {
 		return fmt.Errorf("%w: this server wants a token; pass --token (make one with 'herald token --user ID')", err)
 	}
 	return err
+}
+
+// transportFlag adds --transport, the transport sub and check connect
+// over: the HTTP fallbacks are there to check a server from behind a
+// proxy that blocks WebSocket.
+func transportFlag(fs *flag.FlagSet, v *string) {
+	fs.StringVar(v, "transport", client.TransportWebSocket, "connect over `NAME`: websocket, sse or http_stream (the HTTP fallbacks)")
+}
+
+// checkTransport refuses a --transport the server does not speak.
+func checkTransport(t string) string {
+	switch t {
+	case client.TransportWebSocket, client.TransportSSE, client.TransportHTTPStream:
+		return ""
+	}
+	return fmt.Sprintf("--transport %q: use websocket, sse or http_stream", t)
 }

@@ -140,8 +140,15 @@ func startHerald(t *testing.T, env []string, args ...string) *process {
 // if it is still running.
 func spawn(t *testing.T, env []string, stdin io.Reader, args ...string) *process {
 	t.Helper()
+	return startProcess(t, exec.Command(heraldBin, args...), env, stdin)
+}
+
+// startProcess starts cmd (herald, or a shell that execs it) with env
+// added to the test's environment; t's cleanup kills it if still running.
+func startProcess(t *testing.T, cmd *exec.Cmd, env []string, stdin io.Reader) *process {
+	t.Helper()
 	p := &process{
-		cmd:    exec.Command(heraldBin, args...),
+		cmd:    cmd,
 		stdout: newOutput(),
 		stderr: newOutput(),
 		done:   make(chan struct{}),
@@ -150,7 +157,7 @@ func spawn(t *testing.T, env []string, stdin io.Reader, args ...string) *process
 	p.cmd.Stdin = stdin
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start herald %s: %v", strings.Join(args, " "), err)
+		t.Fatalf("start %s: %v", strings.Join(cmd.Args, " "), err)
 	}
 	go func() {
 		_ = p.cmd.Wait()

@@ -33,6 +33,28 @@ type Config struct {
 	Debug      DebugConfig                `yaml:"debug"`
 	Broker     string                     `yaml:"broker" doc:"Where publications, history and presence live: memory (this process only) or redis (every node sharing the Redis in the redis section)."`
 	Redis      RedisConfig                `yaml:"redis"`
+	TLS        TLSConfig                  `yaml:"tls"`
+	Admission  AdmissionConfig            `yaml:"admission"`
+}
+
+// AdmissionConfig caps how fast clients are let in, so that a restart
+// bringing them all back at once does not take the node down again.
+type AdmissionConfig struct {
+	Rate               int      `yaml:"rate" doc:"New connections (WebSocket upgrades and SSE or HTTP-streaming streams) per second one node admits (0: no limit); past it (and burst) the request gets HTTP 503 with Retry-After, spreading the refused clients over the coming seconds at this rate."`
+	Burst              int      `yaml:"burst" doc:"New connections one node admits at once above rate (0: twice rate)."`
+	RatePerIP          int      `yaml:"rate_per_ip" doc:"New connections (WebSocket or fallback streams) per second from one client address (0: no limit); 503 with Retry-After past it. Loopback peers are not counted unless client_ip_header is set."`
+	BurstPerIP         int      `yaml:"burst_per_ip" doc:"New connections one address may open at once above rate_per_ip (0: twice rate_per_ip)."`
+	MaxWait            Duration `yaml:"max_wait" doc:"Longest Retry-After given to a refused client."`
+	MaxHandshakes      int      `yaml:"max_handshakes" doc:"Connections whose HTTP request is not read yet that one node holds (0: half the open-file limit); past it new ones get a bare 503 with Retry-After and are closed, so slow clients cannot use up the descriptors."`
+	MaxHandshakesPerIP int      `yaml:"max_handshakes_per_ip" doc:"Unfinished requests from one TCP peer address (0: no limit; loopback peers are not counted). Not applied with client_ip_header: behind a proxy, let the proxy time out slow clients."`
+	ClientIPHeader     string   `yaml:"client_ip_header" doc:"Header a trusted proxy puts the client's address in, for the per-IP caps: X-Forwarded-For (its last entry) or X-Real-IP. Empty: the TCP peer. Set it only behind a proxy that overwrites it, or clients pick their own address."`
+}
+
+// TLSConfig lets serve terminate TLS itself, so a small deployment needs
+// no proxy in front.
+type TLSConfig struct {
+	CertFile string `yaml:"cert_file" doc:"PEM certificate chain to serve TLS with (https://, wss://) on the listen address; with key_file. Re-read on SIGHUP without dropping connections (a bad file keeps the old certificate and logs why). Empty: plain HTTP."`
+	KeyFile  string `yaml:"key_file" doc:"PEM private key of cert_file."`
 }
 
 // RedisConfig is the Redis that nodes share with broker: redis.
@@ -91,6 +113,7 @@ type WebSocketConfig struct {
 	Compression          bool     `yaml:"compression" doc:"Negotiate permessage-deflate (RFC 7692) without context takeover."`
 	CompressionThreshold Size     `yaml:"compression_threshold" doc:"Messages shorter than this are sent uncompressed."`
 	Origins              []string `yaml:"origins" doc:"Origins allowed besides the server's own, as host patterns (e.g. 'app.example.com', '*.example.com'); '*' allows all. Origin is not authentication: non-browser clients can send any."`
+	Hosts                []string `yaml:"hosts" doc:"This server's own host names (e.g. 'chat.example.com', '*.example.com'): a browser whose Origin equals the request's Host is same-origin only for these, IP addresses, loopback names and the listen address's host, so a DNS rebinding page is refused. Behind a proxy, list the public names clients use."`
 	WriteTimeout         Duration `yaml:"write_timeout" doc:"A write to a client that takes longer closes the connection."`
 	ReadBufferSize       Size     `yaml:"read_buffer_size" doc:"Read buffer per connection; smaller saves memory per idle connection."`
 }
@@ -167,9 +190,10 @@ func defaultConfig() Config {
 			Timeout:        Duration(3 * time.Second),
 			ForwardHeaders: []string{"Cookie", "Authorization", "User-Agent", "X-Forwarded-For", "Origin"},
 		},
-		API:      APIConfig{MaxBodySize: 1 << 20, IdempotencyWindow: Duration(5 * time.Minute)},
-		Shutdown: ShutdownConfig{Drain: Duration(5 * time.Second), Timeout: Duration(30 * time.Second)},
-		Broker:   "memory",
+		Admission: AdmissionConfig{Rate: 1000, RatePerIP: 20, MaxWait: Duration(30 * time.Second), MaxHandshakesPerIP: 64},
+		API:       APIConfig{MaxBodySize: 1 << 20, IdempotencyWindow: Duration(5 * time.Minute)},
+		Shutdown:  ShutdownConfig{Drain: Duration(5 * time.Second), Timeout: Duration(30 * time.Second)},
+		Broker:    "memory",
 		Redis: RedisConfig{Address: []string{"127.0.0.1:6379"}, Prefix: "herald", Timeout: Duration(5 * time.Second),
 			PresenceTTL: Duration(30 * time.Second), ReconnectDelay: Duration(100 * time.Millisecond)},
 		Channel: NamespaceConfig{MaxChannelLength: 255, SubscribeAccess: "anyone", PublishAccess: "anyone",

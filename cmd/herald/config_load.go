@@ -30,6 +30,8 @@ var serveFlags = []serveFlag{
 	{"log-level", "log.level", "LEVEL", "debug, info, warn or error"},
 	{"log-format", "log.format", "FORMAT", "text or json"},
 	{"broker", "broker", "NAME", "memory (one node) or redis (many nodes sharing Redis)"},
+	{"tls-cert", "tls.cert_file", "FILE", "PEM certificate (chain) to terminate TLS with; re-read on SIGHUP"},
+	{"tls-key", "tls.key_file", "FILE", "PEM private key of --tls-cert"},
 	{"redis-address", "redis.address", "HOST:PORT", "Redis address(es) for --broker redis; several, comma-separated,\nare shards (or cluster seeds with redis.cluster)"},
 }
 

@@ -46,6 +46,10 @@ func (c *Config) validate() error {
 	}
 	c.validateAuth(&p)
 	c.validateBroker(&p)
+	c.validateAdmission(&p)
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		p.add("tls", "cert_file and key_file go together: set both (--tls-cert, --tls-key) or neither")
+	}
 	var parts problems
 	c.validateParts(&parts)
 	for _, e := range parts {
@@ -134,6 +138,35 @@ func (c *Config) validateWebSocket(p *problems) {
 			p.add(path, "must be a host pattern like app.example.com, without the scheme, got %q", o)
 		case strings.Contains(o, "/"):
 			p.add(path, "must be a host pattern like app.example.com, without a path, got %q", o)
+		}
+	}
+	validateHosts(p, ws.Hosts)
+}
+
+func (c *Config) validateAdmission(p *problems) {
+	a := &c.Admission
+	for _, f := range []struct {
+		key string
+		v   int
+	}{{"rate", a.Rate}, {"burst", a.Burst}, {"rate_per_ip", a.RatePerIP}, {"burst_per_ip", a.BurstPerIP},
+		{"max_handshakes", a.MaxHandshakes}, {"max_handshakes_per_ip", a.MaxHandshakesPerIP}} {
+		if f.v < 0 {
+			p.add("admission."+f.key, "must not be negative (0: no limit), got %d", f.v)
+		}
+	}
+	if a.MaxWait <= 0 {
+		p.add("admission.max_wait", "must be more than 0, got %s", a.MaxWait)
+	}
+}
+
+func validateHosts(p *problems, hosts []string) {
+	for i, h := range hosts {
+		path := fmt.Sprintf("websocket.hosts[%d]", i)
+		switch {
+		case strings.TrimSpace(h) == "":
+			p.add(path, "must not be empty")
+		case strings.Contains(h, "/"):
+			p.add(path, "must be a host name like chat.example.com, without scheme or path, got %q", h)
 		}
 	}
 }

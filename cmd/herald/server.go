@@ -26,6 +26,7 @@ import (
 	"github.com/heraldrt/herald/metrics"
 	"github.com/heraldrt/herald/sse"
 	"github.com/heraldrt/herald/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // server wires the parts together for one `herald serve`.
@@ -37,10 +38,21 @@ type server struct {
 	auth    *authn.Authenticator // nil when nothing authenticates
 	http    *http.Server
 	ready   atomic.Bool
+	tls     *certReloader // nil without tls.cert_file
+	fdLimit uint64        // the open-file limit, 0 if unknown
+	fdWarn  prometheus.Counter
 }
 
 func newServer(cfg Config, log *slog.Logger) (*server, error) {
+	var certs *certReloader
+	if cfg.TLS.CertFile != "" {
+		var err error
+		if certs, err = newCertReloader(cfg.TLS, log); err != nil {
+			return nil, err
+		}
+	}
 	m := metrics.New()
+	fdLimit := raiseNoFile(log)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	authn, err := newAuthenticator(ctx, cfg, m, log)
@@ -77,30 +89,36 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		Logger:              log,
 		Metrics:             m,
 	}, be.broker)
-	s := &server{cfg: cfg, log: log, backend: be, hub: h, auth: authn}
+	s := &server{cfg: cfg, log: log, backend: be, hub: h, auth: authn, tls: certs, fdLimit: fdLimit}
 
 	mux := http.NewServeMux()
-	mux.Handle("/connection/websocket", websocket.NewHandler(websocket.Options{
+	ws := websocket.NewHandler(websocket.Options{
 		MaxMessageSize:       int(cfg.WebSocket.MaxMessageSize),
 		Compression:          cfg.WebSocket.Compression,
 		CompressionThreshold: int(cfg.WebSocket.CompressionThreshold),
 		OriginPatterns:       cfg.WebSocket.Origins,
+		Hosts:                ownHosts(cfg),
+		Admission:            admissionOptions(cfg.Admission),
 		WriteTimeout:         time.Duration(cfg.WebSocket.WriteTimeout),
 		ReadBufferSize:       int(cfg.WebSocket.ReadBufferSize),
 		Headers:              headers,
 		Logger:               log,
 		Metrics:              m,
-	}, h))
+	}, h)
+	mux.Handle("/connection/websocket", ws)
 	fallback := sse.NewHandler(sse.Options{
 		MaxMessageSize: int(cfg.WebSocket.MaxMessageSize),
 		OriginPatterns: cfg.WebSocket.Origins,
+		Hosts:          ownHosts(cfg),
 		WriteTimeout:   time.Duration(cfg.WebSocket.WriteTimeout),
 		Headers:        headers,
 		Logger:         log,
 		Metrics:        m,
 	}, h, h)
-	mux.Handle("/connection/sse", fallback.SSE())
-	mux.Handle("/connection/http_stream", fallback.HTTPStream())
+	// The streams share WebSocket's admission budget; a POST to an open
+	// session is not a new connection.
+	mux.Handle("/connection/sse", ws.Admitted(fallback.SSE()))
+	mux.Handle("/connection/http_stream", ws.Admitted(fallback.HTTPStream()))
 	mux.Handle("/connection/emulation", fallback.Emulation())
 	mux.Handle("/api/", api.NewHandler(api.Options{
 		Key:         cfg.APIKey,
@@ -145,7 +163,9 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ConnState:         handshakeLimiter(cfg.Admission, fdLimit, log, m).ConnState,
 	}
+	s.fdWarn = fdWarnings(m)
 	return s, nil
 }
 
@@ -243,19 +263,28 @@ func (s *server) run(ctx context.Context) error {
 		return err
 	}
 	s.ready.Store(true)
+	ln, scheme, wsScheme, stopTLS := s.wrapTLS(ln)
+	defer stopTLS()
 	addr := ln.Addr().String()
 	api := "disabled (no api_key)"
 	if s.cfg.APIKey != "" {
-		api = "http://" + addr + "/api/"
+		api = scheme + "://" + addr + "/api/"
 	}
 	s.log.Info("serving", "addr", addr,
-		"websocket", "ws://"+addr+"/connection/websocket",
-		"api", api, "metrics", "http://"+addr+"/metrics",
+		"websocket", wsScheme+"://"+addr+"/connection/websocket",
+		"api", api, "metrics", scheme+"://"+addr+"/metrics",
 		"broker", s.cfg.Broker, "version", version)
 	if s.cfg.Dev {
-		s.log.Info("chat demo (dev mode): open it in a browser", "url", "http://"+addr+"/")
+		s.log.Info("chat demo (dev mode): open it in a browser", "url", scheme+"://"+addr+"/")
 	}
 
+	fdCtx, stopFDs := context.WithCancel(ctx)
+	fdsDone := make(chan struct{})
+	go func() {
+		defer close(fdsDone)
+		watchDescriptors(fdCtx, s.fdLimit, 2*time.Second, s.log, s.fdWarn)
+	}()
+	defer func() { stopFDs(); <-fdsDone }()
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(ln) }()
 	select {

@@ -71,11 +71,12 @@ the server ends the connection, 2 on bad usage.
 
 // subOptions are sub's flags, parsed.
 type subOptions struct {
-	timeout  time.Duration
-	token    string
-	since    uint64
-	presence bool
-	json     bool
+	timeout   time.Duration
+	token     string
+	since     uint64
+	presence  bool
+	json      bool
+	transport string
 }
 
 func subFlags() (*flag.FlagSet, *subOptions) {
@@ -86,6 +87,7 @@ func subFlags() (*flag.FlagSet, *subOptions) {
 	fs.Uint64Var(&o.since, "since", 0, "first print the publications after `OFFSET` still in each channel's history (0: all of them)")
 	fs.BoolVar(&o.presence, "presence", false, "also print joins and leaves, and who is subscribed at the start (on stderr)")
 	fs.BoolVar(&o.json, "json", false, "print status messages on stderr as JSON lines too")
+	transportFlag(fs, &o.transport)
 	return fs, o
 }
 
@@ -111,11 +113,14 @@ func runSub(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if msg := emptyToken(fs, o.token); msg != "" {
 		return usageError(stderr, fs, msg)
 	}
+	if msg := checkTransport(o.transport); msg != "" {
+		return usageError(stderr, fs, msg)
+	}
 	rep := &reporter{w: stderr, name: "herald sub", json: o.json}
 
 	setupCtx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	c, err := dialClient(setupCtx, wsURL, pubPrinter(stdout))
+	c, err := dialClientOver(setupCtx, wsURL, o.transport, pubPrinter(stdout))
 	if err != nil {
 		return rep.fail(ctx, fmt.Errorf("%s: %w", wsURL, err))
 	}

@@ -23,3 +23,22 @@ func TestServerAndCluster(t *testing.T) {
 		t.Fatal("empty CLUSTER INFO")
 	}
 }
+
+// A slot with a key moves to another master, and the key with it.
+func TestMoveSlot(t *testing.T) {
+	c := StartCluster(t, 3)
+	const slot = 12182 // of "foo"
+	from := c.Owner(t, slot)
+	from.Do("SET", "foo", "bar")
+	to := c.Nodes[0]
+	if to == from {
+		to = c.Nodes[1]
+	}
+	c.MoveSlot(t, slot, to)
+	if got := c.Owner(t, slot); got != to {
+		t.Fatalf("slot %d on %s after the move, want %s", slot, got.Addr, to.Addr)
+	}
+	if got := to.Do("GET", "foo"); got != "bar" {
+		t.Fatalf("GET foo on the new owner = %q, want bar", got)
+	}
+}

@@ -19,3 +19,14 @@ export function refreshDelay(ttl: number, random: () => number): number {
   const n = ttl * 1000;
   return Math.floor(Math.max(n / 2, Math.min(n * (0.8 + 0.1 * random()), n - 1000)));
 }
+
+/**
+ * retryAfterMs reads the Retry-After of an upgrade the server refused as
+ * too busy (HTTP 503): whole seconds, as Herald sends them, in ms; anything
+ * else gives 0, the usual backoff (docs/client-spec.md).
+ */
+export function retryAfterMs(status: number, header: string | string[] | undefined): number {
+  if (status !== 503 || header === undefined) return 0;
+  const n = Number(Array.isArray(header) ? header[0] : header);
+  return Number.isInteger(n) && n > 0 ? Math.min(n, 3600) * 1000 : 0;
+}

@@ -1,4 +1,4 @@
-import { backoff, refreshDelay } from "./backoff.js";
+import { backoff, refreshDelay, retryAfterMs } from "./backoff.js";
 import { decodeFrame, pub, type ServerMessage, type WirePub } from "./codec.js";
 import { disconnects, ErrorCode } from "./codes.js";
 import { clientEnding, Conn, lost, type Ending, type ReplyHandler } from "./conn.js";
@@ -27,6 +27,7 @@ import type {
   WebSocketLike,
 } from "./types.js";
 import { endpointURL } from "./url.js";
+import { timeoutError, wait, type Waiter } from "./wait.js";
 
 /** The transport that last connected, for this tab's session (memory where there is no sessionStorage). */
 let remembered: string | null = null;
@@ -45,7 +46,12 @@ function remember(t: string): void {
     // Node, or storage refused: memory only
   }
 }
-import { timeoutError, wait, type Waiter } from "./wait.js";
+
+/** The part of a refused upgrade's HTTP response the ws package hands over. */
+interface RefusedResponse {
+  statusCode: number;
+  headers?: Record<string, string | string[] | undefined>;
+}
 
 /** This library's version, sent in connect by default. */
 export const VERSION = "0.1.0";
@@ -97,6 +103,8 @@ export class Client extends Emitter<ClientEvents> {
   private loop = 0;
   private attempt = 0;
   private retryTimer: unknown;
+  /** The wait in ms the server asked for with the last refused upgrade (503 Retry-After); 0: none. */
+  private retryAfter = 0;
   private offline = false;
   private waitingOnline = false;
   /** An attempt is waiting for getToken. */
@@ -387,6 +395,26 @@ export class Client extends Emitter<ClientEvents> {
     ws.onmessage = (ev) => this.onFrame(cn, ev.data);
     ws.onclose = (ev) => this.onClose(cn, ev.code, ev.reason);
     ws.onerror = () => {}; // close follows, with the code that tells why
+    this.watchRefusal(ws);
+  }
+
+  /**
+   * watchRefusal reads the Retry-After of an upgrade refused 503 (the
+   * server's admission control), where the WebSocket lets it be seen: the
+   * ws package in Node does ("unexpected-response"); a browser's WebSocket
+   * shows only close 1006, and the usual backoff applies.
+   */
+  private watchRefusal(ws: WebSocketLike): void {
+    const w = ws as unknown as { on?: (ev: string, f: (req: unknown, res: RefusedResponse) => void) => void; terminate?: () => void };
+    if (typeof w.on !== "function") return;
+    w.on("unexpected-response", (_req, res) => {
+      this.retryAfter = retryAfterMs(res.statusCode, res.headers?.["retry-after"]);
+      this.log?.(`upgrade refused: HTTP ${res.statusCode}` + (this.retryAfter ? `, retry after ${this.retryAfter}ms` : ""));
+      // With a listener the ws package leaves the handshake to us: end it,
+      // and the close (1006) reconnects as any lost attempt does.
+      if (w.terminate) w.terminate();
+      else ws.close();
+    });
   }
 
   private sendConnect(cn: Conn, token: string | undefined): void {
@@ -557,7 +585,12 @@ export class Client extends Emitter<ClientEvents> {
       this.log?.("offline: waiting for the network");
       return;
     }
-    const d = backoff(this.attempt++, this.o.minReconnectDelay, this.o.maxReconnectDelay, this.random);
+    let d = backoff(this.attempt++, this.o.minReconnectDelay, this.o.maxReconnectDelay, this.random);
+    if (this.retryAfter > 0) {
+      // No sooner than the server said, spread by up to the minimum delay.
+      d = Math.max(d, this.retryAfter + Math.floor(this.random() * this.o.minReconnectDelay));
+      this.retryAfter = 0;
+    }
     this.log?.(`reconnecting in ${d}ms (attempt ${this.attempt})`);
     this.retryTimer = this.clock.setTimeout(() => this.dial(), d);
   }

@@ -175,3 +175,23 @@ test("join and leave, and subscriptions made by the server API (sub and unsub pu
   a.disconnect();
   b.disconnect();
 });
+
+test("an upgrade refused 503 with Retry-After (admission control) is retried no sooner than it says", async () => {
+  const s = await server({ config: "admission:\n  rate: 1\n  burst: 1\n" });
+  const first = client(s.base);
+  first.connect();
+  await first.ready();
+  const refusals = async () => {
+    const text = await (await fetch(s.base + "/metrics")).text();
+    const m = text.match(/^herald_handshake_refusals_total\{reason="rate_node"\} (\d+)$/m);
+    return m ? Number(m[1]) : 0;
+  };
+  // Its own backoff would come back within 50-100ms, several times over
+  // the second the server asked it to stay away.
+  const second = client(s.base, { minReconnectDelay: 50, maxReconnectDelay: 100 });
+  second.connect();
+  await second.ready();
+  assert.equal(await refusals(), 1, "the refused client came back before Retry-After");
+  first.disconnect();
+  second.disconnect();
+});
