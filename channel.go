@@ -32,6 +32,10 @@ type NamespaceOptions struct {
 	Presence bool
 	// JoinLeave sends join and leave pushes to the channel's subscribers.
 	JoinLeave bool
+	// HistoryHTTP serves the channel's history at GET /history/{channel}
+	// (package historyhttp), where HTTP caches and CDNs can keep it.
+	// Default false: history is read over the connection only.
+	HistoryHTTP bool
 
 	// Who may do what in the namespace's channels; empty means the default
 	// noted. Whatever these say, a user-limited channel ("dm:chat#42,43")

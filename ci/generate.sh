@@ -21,7 +21,7 @@ MSG
 
 # The browser bundles the demo of `herald serve --dev` embeds, copied
 # from a fresh build of clients/js so that the binary needs no npm.
-bundles=(herald.min.js herald-shared.min.js herald-shared-worker.min.js)
+bundles=(herald.min.js herald-shared.min.js herald-shared-worker.min.js herald-fallback.min.js)
 
 regenerate() {
 	go generate ./...

@@ -5,7 +5,8 @@
 //
 // The page, its script and the client bundles live in static/ and are
 // embedded in the binary. The bundles (herald.min.js, herald-shared.min.js
-// and herald-shared-worker.min.js, for shared: true) are copied there from
+// and herald-shared-worker.min.js, for shared: true; herald-fallback.min.js,
+// the sse and http_stream transports) are copied there from
 // clients/js/dist by ci/generate.sh, which fails when the committed copies
 // are stale; the rest of static/ is written by hand.
 //

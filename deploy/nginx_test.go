@@ -14,6 +14,13 @@ import (
 // herald.conf.
 func startNginx(t *testing.T, upstreams []string, readTimeout string) string {
 	t.Helper()
+	return startNginxWith(t, upstreams, readTimeout, nil)
+}
+
+// startNginxWith is startNginx with more config: extra(dir), given the
+// nginx directory, returns lines for the http block and the server block.
+func startNginxWith(t *testing.T, upstreams []string, readTimeout string, extra func(dir string) (httpConf, serverConf string)) string {
+	t.Helper()
 	bin := need(t, "nginx")
 	dir := t.TempDir()
 	snippet, err := os.ReadFile("nginx/herald.conf")
@@ -33,6 +40,10 @@ func startNginx(t *testing.T, upstreams []string, readTimeout string) string {
 	if err := os.WriteFile(filepath.Join(dir, "upstream.conf"), []byte(withServers(t, string(upstream), upstreams)), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	var httpConf, serverConf string
+	if extra != nil {
+		httpConf, serverConf = extra(dir)
+	}
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	main := fmt.Sprintf(`daemon off;
 master_process off;
@@ -47,12 +58,14 @@ http {
   uwsgi_temp_path %[1]s/uwsgi;
   scgi_temp_path %[1]s/scgi;
   include %[1]s/upstream.conf;
+%[3]s
   server {
     listen %[2]s;
     include %[1]s/herald.conf;
+%[4]s
   }
 }
-`, dir, addr)
+`, dir, addr, httpConf, serverConf)
 	confPath := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(confPath, []byte(main), 0o644); err != nil {
 		t.Fatal(err)

@@ -127,6 +127,7 @@ func (s *Session) register(ctx context.Context, ns herald.NamespaceOptions, j *j
 		return h.register(ctx, s, j.channel, nil, j.message())
 	}
 	j.result.Recoverable = true
+	j.result.HistoryHTTP = openOverHTTP(j.channel, ns)
 	if req == nil || !req.Recover {
 		// Registered before the position is read, with live publications
 		// held meanwhile, as when recovering: a broker that subscribes

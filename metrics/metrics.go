@@ -34,6 +34,9 @@ type Metrics struct {
 	Recoveries     *prometheus.CounterVec // by outcome: recovered true or false
 	Handshakes     *prometheus.CounterVec // refused handshakes by reason
 	APIRequests    *prometheus.CounterVec // by method and status
+	// HistoryHTTP counts GET /history/ answers by page (final, open,
+	// not_modified, error): what caches in front did not absorb.
+	HistoryHTTP *prometheus.CounterVec
 
 	HookCalls   *prometheus.CounterVec   // backend hook calls by hook and result: ok, refused, error, timeout, canceled
 	HookLatency *prometheus.HistogramVec // backend hook call duration by hook
@@ -78,6 +81,8 @@ func New() *Metrics {
 			Name: "herald_handshake_refusals_total", Help: "WebSocket handshakes refused, by reason."}, []string{"reason"}),
 		APIRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "herald_api_requests_total", Help: "Server API requests, by method and HTTP status."}, []string{"method", "status"}),
+		HistoryHTTP: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_history_http_requests_total", Help: "GET /history/ requests that reached this node, by answer: final (immutable page), open (the open end), not_modified, error."}, []string{"page"}),
 		HookCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "herald_hook_calls_total", Help: "Calls to the application backend's hooks, by hook and result (ok, refused, error, timeout, canceled)."}, []string{"hook", "result"}),
 		HookLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -91,7 +96,7 @@ func New() *Metrics {
 		m.MessagesIn, m.MessagesOut, m.BytesIn, m.BytesOut,
 		m.Disconnects, m.CommandErrors, m.Publications, m.PublishLatency,
 		m.QueueDrops, m.QueueDepth, m.Recoveries, m.Handshakes, m.APIRequests,
-		m.HookCalls, m.HookLatency,
+		m.HookCalls, m.HookLatency, m.HistoryHTTP,
 	)
 	return m
 }

@@ -78,6 +78,10 @@ type SubscribeResult struct {
 	// send sub_refresh before then, or the subscription ends.
 	Expires bool   `json:"expires,omitempty"`
 	TTL     uint32 `json:"ttl,omitempty"`
+	// HistoryHTTP says that anyone may read the channel's history at
+	// GET /history/{channel} (package historyhttp), where caches keep it:
+	// a client recovering later reads what it missed there first.
+	HistoryHTTP bool `json:"history_http,omitempty"`
 }
 
 // UnsubscribeResult confirms the end of a subscription.

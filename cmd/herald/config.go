@@ -158,6 +158,7 @@ type NamespaceConfig struct {
 	SubscribeAccess  string   `yaml:"subscribe_access" doc:"Who may subscribe: anyone, user (authenticated), or token (a subscription token, or the subscribe hook's approval)."`
 	PublishAccess    string   `yaml:"publish_access" doc:"Who may publish where allow_publish is set: anyone, user, subscriber, or hook (the publish hook decides)."`
 	HistoryAccess    string   `yaml:"history_access" doc:"Who may read history: subscriber, user or anyone."`
+	HistoryHTTP      bool     `yaml:"history_http" doc:"Serve the channels' history at GET /history/{channel}, cacheable by HTTP caches and CDNs (docs/api.md); the same access rules as a subscribe apply."`
 	PresenceAccess   string   `yaml:"presence_access" doc:"Who may read presence: subscriber, user or anyone."`
 }
 

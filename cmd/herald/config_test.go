@@ -235,10 +235,10 @@ func TestConfigFileErrors(t *testing.T) {
 			"config herald.yaml: line 1: lisen: unknown key (known keys: admin, admission, api, api_key, broker, channel, client, debug, dev, hooks, listen, log, name, namespaces, redis, shutdown, tls, token, websocket)",
 		}},
 		{"unknown key in channel", "channel:\n  allow_publsh: true\n", []string{
-			"config herald.yaml: line 2: channel.allow_publsh: unknown key (known keys under channel: allow_publish, history_access, history_size, history_ttl, join_leave, max_channel_length, presence, presence_access, publish_access, subscribe_access)",
+			"config herald.yaml: line 2: channel.allow_publsh: unknown key (known keys under channel: allow_publish, history_access, history_http, history_size, history_ttl, join_leave, max_channel_length, presence, presence_access, publish_access, subscribe_access)",
 		}},
 		{"unknown key in a namespace", "namespaces:\n  chat:\n    history: 10\n", []string{
-			"config herald.yaml: line 3: namespaces.chat.history: unknown key (known keys under namespaces.chat: allow_publish, history_access, history_size, history_ttl, join_leave, max_channel_length, presence, presence_access, publish_access, subscribe_access)",
+			"config herald.yaml: line 3: namespaces.chat.history: unknown key (known keys under namespaces.chat: allow_publish, history_access, history_http, history_size, history_ttl, join_leave, max_channel_length, presence, presence_access, publish_access, subscribe_access)",
 		}},
 		{"several at once", "client:\n  ping_interval: fast\n  max_errors: x\nbogus: 1\n", []string{
 			`config herald.yaml: line 2: client.ping_interval: expected a duration like 25s or 1m30s, got "fast"`,
@@ -339,7 +339,8 @@ func TestConfigValidate(t *testing.T) {
 	c.Namespaces = map[string]NamespaceConfig{
 		"chat": {MaxChannelLength: 0, HistorySize: -1},
 		"news": {MaxChannelLength: 100, HistorySize: 5},
-		"ok":   {MaxChannelLength: 100, HistorySize: 5, HistoryTTL: Duration(time.Minute)},
+		"ok":   {MaxChannelLength: 100, HistorySize: 5, HistoryTTL: Duration(time.Minute), HistoryHTTP: true},
+		"web":  {MaxChannelLength: 100, HistoryHTTP: true},
 	}
 	err := c.validate()
 	if err == nil {
@@ -352,6 +353,7 @@ func TestConfigValidate(t *testing.T) {
 		"client.connect_timeout", "client.max_errors", "shutdown.drain",
 		"channel.max_channel_length", "channel.history_ttl",
 		"namespaces.chat.max_channel_length", "namespaces.chat.history_size", "namespaces.news.history_ttl",
+		"namespaces.web.history_http",
 	}
 	var gotPaths []string
 	for _, e := range unwrapAll(err) {

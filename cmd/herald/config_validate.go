@@ -74,7 +74,7 @@ func (c *Config) validate() error {
 		// herd the drain exists to prevent.
 		p.add("shutdown.drain", "must be shorter than shutdown.timeout (%s), got %s", c.Shutdown.Timeout, c.Shutdown.Drain)
 	}
-	c.Channel.validate(&p, "channel")
+	c.Channel.validate(&p, "channel", c.Dev)
 	names := make([]string, 0, len(c.Namespaces))
 	for name := range c.Namespaces {
 		names = append(names, name)
@@ -86,7 +86,7 @@ func (c *Config) validate() error {
 			p.add(path, "%s", badNamespaceName)
 		}
 		ns := c.Namespaces[name]
-		ns.validate(&p, path)
+		ns.validate(&p, path, c.Dev)
 	}
 	return errors.Join(p...)
 }
@@ -203,7 +203,9 @@ func (c *Config) validateClient(p *problems) {
 	}
 }
 
-func (ns *NamespaceConfig) validate(p *problems, path string) {
+// validate checks one namespace; dev is --dev, which gives history to
+// every namespace after this check.
+func (ns *NamespaceConfig) validate(p *problems, path string, dev bool) {
 	if ns.MaxChannelLength < 1 || ns.MaxChannelLength > 1024 {
 		p.add(path+".max_channel_length", "must be from 1 to 1024, got %d", ns.MaxChannelLength)
 	}
@@ -226,6 +228,9 @@ func (ns *NamespaceConfig) validate(p *problems, path string) {
 		// Without a TTL, the history of channels nobody publishes to any
 		// more would be kept forever.
 		p.add(path+".history_ttl", "must be set (e.g. 5m) when history_size is more than 0")
+	}
+	if ns.HistoryHTTP && ns.HistorySize == 0 && !dev {
+		p.add(path+".history_http", "needs history_size (and history_ttl): there is no history to serve")
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/heraldrt/herald/api"
 	"github.com/heraldrt/herald/authn"
 	"github.com/heraldrt/herald/demo"
+	"github.com/heraldrt/herald/historyhttp"
 	"github.com/heraldrt/herald/hooks"
 	"github.com/heraldrt/herald/hub"
 	"github.com/heraldrt/herald/metrics"
@@ -128,6 +129,8 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		Metrics:     m,
 	}, h))
 	mux.Handle("/admin/api/", admin.NewHandler(admin.Options{Secret: cfg.Admin.Secret, Logger: log}, h))
+	// Answers 400 not_available for namespaces without history_http.
+	mux.Handle("GET /history/{channel}", historyhttp.NewHandler(historyhttp.Options{Logger: log, Metrics: m}, h))
 	mux.Handle("GET /metrics", m.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeStatus(w, http.StatusOK, "ok")
@@ -179,6 +182,7 @@ func namespaces(cfg Config) herald.Namespaces {
 			HistoryTTL:       time.Duration(n.HistoryTTL),
 			Presence:         n.Presence,
 			JoinLeave:        n.JoinLeave,
+			HistoryHTTP:      n.HistoryHTTP,
 			SubscribeAccess:  herald.Access(n.SubscribeAccess),
 			PublishAccess:    herald.Access(n.PublishAccess),
 			HistoryAccess:    herald.Access(n.HistoryAccess),

@@ -2,6 +2,9 @@
 //   dist/shared.js                 ESM, `@heraldrt/client/shared`
 //   dist/herald-shared.min.js      the same for a <script> tag after herald.min.js
 //   dist/herald-shared-worker.min.js  the SharedWorker itself (a whole client)
+// and the fallback transports add-on (src/fallback/) the same way:
+//   dist/fallback.js               ESM, `@heraldrt/client/fallback`
+//   dist/herald-fallback.min.js    for a <script> tag after herald.min.js
 // The tab side must extend the Client that the page already has, not a
 // copy of it: its imports of the core resolve to dist/index.js (ESM) or to
 // the global Herald (script tag).
@@ -42,3 +45,12 @@ await build({
   plugins: [toGlobal],
 });
 await build({ ...common, entryPoints: ["src/shared/worker.ts"], format: "iife", minify: true, outfile: "dist/herald-shared-worker.min.js" });
+await build({ ...common, entryPoints: ["src/fallback/index.ts"], format: "esm", outfile: "dist/fallback.js", plugins: [toIndex] });
+await build({
+  ...common,
+  entryPoints: ["src/fallback/index.ts"],
+  format: "iife",
+  minify: true,
+  outfile: "dist/herald-fallback.min.js",
+  plugins: [toGlobal],
+});

@@ -23,6 +23,7 @@ const internal = [
   "onOnline", "listenNetwork", "scheduleRefresh", "after", "cancel", "take", "flush", "out", "flushing",
   "pending", "timers", "readTimeout", "connectTimer", "retried118", "sendNow", "onWriteError", "wanted",
   "gen", "tempErrors", "waiters", "opts", "again", "onReply", "onPub", "lost", "handlers", "fire",
+  "tlist", "tx", "sid", "tok", "posting", "es", "base", "frame", "post",
 ];
 const common = {
   bundle: true,

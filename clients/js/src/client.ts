@@ -22,17 +22,36 @@ import type {
   PublishOptions,
   PublishResult,
   SubscriptionOptions,
+  Transport,
   WebSocketConstructor,
   WebSocketLike,
 } from "./types.js";
 import { endpointURL } from "./url.js";
+import { timeoutError, wait, type Waiter } from "./wait.js";
+
+/** The transport that last connected, for this tab's session (memory where there is no sessionStorage). */
+let remembered: string | null = null;
+function recall(): string | null {
+  try {
+    return sessionStorage.getItem("herald.transport");
+  } catch {
+    return remembered;
+  }
+}
+function remember(t: string): void {
+  remembered = t;
+  try {
+    sessionStorage.setItem("herald.transport", t);
+  } catch {
+    // Node, or storage refused: memory only
+  }
+}
 
 /** The part of a refused upgrade's HTTP response the ws package hands over. */
 interface RefusedResponse {
   statusCode: number;
   headers?: Record<string, string | string[] | undefined>;
 }
-import { timeoutError, wait, type Waiter } from "./wait.js";
 
 /** This library's version, sent in connect by default. */
 export const VERSION = "0.1.0";
@@ -77,7 +96,7 @@ export class Client extends Emitter<ClientEvents> {
   /** @internal */ readonly random!: () => number;
   /** @internal */ conn: Conn | null = null;
   /** @internal */ log: ((line: string) => void) | null = null;
-  private url!: string;
+  /** @internal */ url!: string;
   private WS!: WebSocketConstructor;
   private running = false;
   /** How the last connection ended, told to the server at the next connect (its timeline shows it). */
@@ -100,6 +119,12 @@ export class Client extends Emitter<ClientEvents> {
   private events: (() => void)[] = [];
   /** Why the client last stopped, for ready() on a stopped client. */
   private stopped?: HeraldError;
+  /** The transports available of o.transports, and which the next attempt uses. */
+  private tlist!: Transport[];
+  private tx = 0;
+
+  /** Opens the HTTP fallback transports; set by @heraldrt/client/fallback. */
+  static streams?: (url: string, t: Transport) => WebSocketLike;
 
   constructor(url: string, options: ClientOptions = {}) {
     super();
@@ -122,6 +147,11 @@ export class Client extends Emitter<ClientEvents> {
     this.random = options.random || Math.random;
     this.url = endpointURL(url);
     this.WS = (options.websocket || (globalThis as { WebSocket?: unknown }).WebSocket) as WebSocketConstructor;
+    const g = globalThis as { EventSource?: unknown; TextDecoderStream?: unknown };
+    const st = !!Client.streams;
+    const has = { websocket: !!this.WS, sse: st && !!g.EventSource, http_stream: st && !!g.TextDecoderStream };
+    this.tlist = (options.transports || ["websocket", "sse", "http_stream"]).filter((t) => has[t]);
+    this.tx = Math.max(0, this.tlist.indexOf(recall() as Transport));
     if (!this.WS) throw new Error("herald: no WebSocket here: pass one as the websocket option (Node 20: the ws package)");
     const d = options.debug;
     if (d) {
@@ -349,15 +379,16 @@ export class Client extends Emitter<ClientEvents> {
         return;
       }
     }
-    this.log?.("dial " + this.url);
+    const t = this.tlist[this.tx % this.tlist.length];
+    this.log?.(`dial ${this.url} (${t})`);
     let ws;
     try {
-      ws = new this.WS(this.url, "herald.json");
+      ws = t === "websocket" ? new this.WS(this.url, "herald.json") : Client.streams!(this.url, t);
     } catch (err) {
       this.emitError(new HeraldError(ClientCode.TransportClosed, `dial ${this.url}: ${(err as Error).message}`));
       return this.retry();
     }
-    const cn: Conn = new Conn(ws, this.clock, this.o.maxMessageSize, this.log, (err) =>
+    const cn: Conn = new Conn(t, ws, this.clock, this.o.maxMessageSize, this.log, (err) =>
       this.lose(cn, clientEnding(ClientCode.TransportClosed, "write: " + (err as Error)?.message)),
     );
     this.conn = cn;
@@ -431,8 +462,9 @@ export class Client extends Emitter<ClientEvents> {
       user: res.user || "",
       version: res.version || "",
       ping: res.ping || 0,
-      transport: "websocket",
+      transport: cn.t,
     };
+    remember(cn.t);
     this.lastConnected = ev;
     this.setState("connected", { code: 0, reason: "connect reply" });
     this.emit(this, "connected", ev);
@@ -527,6 +559,7 @@ export class Client extends Emitter<ClientEvents> {
     cn.end(lost(), closeCode, undefined, terminate);
     if (this.conn !== cn) return;
     this.conn = null;
+    if (!cn.connected) this.tx++; // fall back: the next attempt tries the next transport
     if (!cn.connected && !quiet) this.emitError(new HeraldError(end.code, "connect: " + end.reason));
     if (!end.reconnect) {
       this.running = false;

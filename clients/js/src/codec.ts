@@ -35,6 +35,7 @@ export interface WireSubscribe {
   publications?: WirePub[];
   expires?: boolean;
   ttl?: number;
+  history_http?: boolean;
 }
 
 /**

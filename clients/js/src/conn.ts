@@ -1,6 +1,6 @@
 import { batch, type ServerMessage } from "./codec.js";
 import { ClientCode, clientReasons, HeraldError } from "./errors.js";
-import type { Clock, WebSocketLike } from "./types.js";
+import type { Clock, Transport, WebSocketLike } from "./types.js";
 
 /** Why a connection ended and whether the client may reconnect. */
 export interface Ending {
@@ -38,6 +38,8 @@ export class Conn {
   private timers = new Set<unknown>();
 
   constructor(
+    /** The transport's name, for the connected event. */
+    readonly t: Transport,
     readonly ws: WebSocketLike,
     private clock: Clock,
     private maxMessageSize: number,

@@ -2,6 +2,7 @@ import { backoff, refreshDelay } from "./backoff.js";
 import { pub, type ServerMessage, type WirePub, type WireSubscribe } from "./codec.js";
 import { ErrorCode } from "./codes.js";
 import type { Client } from "./client.js";
+import { catchUp } from "./httphistory.js";
 import { renew } from "./refresh.js";
 import type { Conn, Ending } from "./conn.js";
 import { Emitter } from "./emitter.js";
@@ -36,6 +37,8 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   private gen = 0;
   private pos?: Position;
   private recoverable = false;
+  /** The last subscribe reply's history_http: recover from GET /history/ first. */
+  private http = false;
   private tempErrors = 0;
   private waiters: Waiter<SubscribedEvent>[] = [];
   private last?: SubscribedEvent;
@@ -105,15 +108,23 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     const gen = ++this.gen;
     const go = (token?: string) => {
       if (gen !== this.gen || cn.ended) return;
-      const req: Record<string, unknown> = { channel: this.channel };
-      if (token) req.token = token;
-      const recovering = !!this.pos && this.recoverable;
-      if (recovering) {
-        req.recover = true;
-        if (this.pos!.offset) req.offset = this.pos!.offset;
-        if (this.pos!.epoch) req.epoch = this.pos!.epoch;
-      }
-      this.c.command({ subscribe: req }, (r) => r && gen === this.gen && this.onReply(cn, r, recovering));
+      const from = this.pos;
+      const recovering = !!from && this.recoverable;
+      // early: what GET /history/ gave; the subscribe recovers after it.
+      const fire = (early: WirePub[]) => {
+        if (gen !== this.gen || cn.ended) return;
+        const req: Record<string, unknown> = { channel: this.channel };
+        if (token) req.token = token;
+        if (recovering) {
+          req.recover = true;
+          const offset = early.length ? early[early.length - 1].offset : from!.offset;
+          if (offset) req.offset = offset;
+          if (from!.epoch) req.epoch = from!.epoch;
+        }
+        this.c.command({ subscribe: req }, (r) => r && gen === this.gen && this.onReply(cn, r, recovering, early));
+      };
+      if (recovering && this.http && from!.epoch) catchUp(this.c.url, this.channel, from!).then(fire);
+      else fire([]);
     };
     const getToken = this.opts.getToken;
     if (!getToken) return go(this.opts.token);
@@ -132,7 +143,7 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     });
   }
 
-  private onReply(cn: Conn, r: ServerMessage, recovering: boolean): void {
+  private onReply(cn: Conn, r: ServerMessage, recovering: boolean, early: WirePub[]): void {
     if (r.error) {
       const e = replyError(r.error, this.channel);
       // 118: getToken gave a token that had expired already; the next may
@@ -145,10 +156,10 @@ export class Subscription extends Emitter<SubscriptionEvents> {
       return;
     }
     this.tempErrors = 0;
-    this.subscribed(cn, (r.subscribe || {}) as WireSubscribe, recovering);
+    this.subscribed(cn, (r.subscribe || {}) as WireSubscribe, recovering, early);
   }
 
-  private subscribed(cn: Conn, res: WireSubscribe, recovering: boolean): void {
+  private subscribed(cn: Conn, res: WireSubscribe, recovering: boolean, early: WirePub[] = []): void {
     const epoch = res.epoch || "";
     const ev: SubscribedEvent = {
       channel: this.channel,
@@ -162,12 +173,15 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     this.setState("subscribed");
     this.c.emit(this, "subscribed", ev);
     for (const w of this.waiters.splice(0)) w.resolve(ev);
-    for (const p of res.publications || []) {
+    // Pages of another epoch are another history: the reply says not recovered.
+    const read = this.pos?.epoch === epoch ? early : [];
+    for (const p of read.concat(res.publications || [])) {
       const e = p.epoch || epoch;
       if (this.pos && this.pos.epoch === e && (p.offset || 0) <= this.pos.offset) continue;
       this.c.emit(this, "publication", pub(this.channel, p, epoch));
     }
     this.recoverable = !!res.recoverable;
+    this.http = !!res.history_http;
     this.pos = res.recoverable ? { offset: res.offset || 0, epoch } : undefined;
     if (res.expires && this.opts.getToken) this.scheduleRefresh(cn, res.ttl || 0);
   }

@@ -56,6 +56,15 @@ export interface ClientOptions {
    * (see Client.sharedFactory).
    */
   shared?: boolean | { workerUrl?: string };
+  /**
+   * The transports to try, in order: "websocket", "sse" (where
+   * EventSource exists), "http_stream" (where fetch streams). An attempt
+   * that fails before the connect reply (the upgrade refused, or nothing
+   * within connectTimeout) moves the next attempt to the next transport;
+   * the one that connected is tried first from then on, in this tab's
+   * session (sessionStorage; memory in Node). Default all three.
+   */
+  transports?: Transport[];
   /** Random numbers in [0, 1) for backoff and refresh jitter. Default Math.random; for tests. */
   random?: () => number;
   /** Timers; default the global ones. For tests that run on virtual time. */
@@ -79,8 +88,11 @@ export interface ConnectedEvent {
   version: string;
   /** The server's ping interval in seconds; 0 means no heartbeat. */
   ping: number;
-  transport: "websocket";
+  /** The transport this connection uses. */
+  transport: Transport;
 }
+
+export type Transport = "websocket" | "sse" | "http_stream";
 
 export interface ClientInfo {
   client: string;

@@ -3,4 +3,4 @@
 export { backoff, refreshDelay, retryAfterMs } from "./backoff.js";
 export { batch, decodeFrame, utf8Length } from "./codec.js";
 export { place } from "./position.js";
-export { endpointURL } from "./url.js";
+export { endpointURL, historyURL } from "./url.js";

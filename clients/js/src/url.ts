@@ -14,3 +14,12 @@ export function endpointURL(base: string): string {
   u.pathname = p;
   return u.toString();
 }
+
+/** historyURL is the page of channel after `since` at GET /history/{channel}, next to the WebSocket endpoint ws. */
+export function historyURL(ws: string, channel: string, epoch: string, since: number): string {
+  const u = new URL(ws);
+  u.protocol = u.protocol === "wss:" ? "https:" : "http:";
+  u.pathname = u.pathname.slice(0, -endpoint.length) + "/history/" + encodeURIComponent(channel);
+  u.search = `?epoch=${encodeURIComponent(epoch)}&since=${since}`;
+  return u.toString();
+}

@@ -5,7 +5,7 @@ import { test } from "node:test";
 import { backoff, refreshDelay } from "../dist/unit.js";
 import { batch, decodeFrame, utf8Length } from "../dist/unit.js";
 import { place } from "../dist/unit.js";
-import { endpointURL } from "../dist/unit.js";
+import { endpointURL, historyURL } from "../dist/unit.js";
 import { codeName, HeraldError } from "../dist/index.js";
 
 test("backoff: full jitter over [0, min(max, min*2^n)), the bound doubling and capped", () => {
@@ -56,6 +56,14 @@ test("endpointURL: base URLs and the endpoint itself", () => {
   assert.equal(endpointURL("https://h/prefix/"), "wss://h/prefix/connection/websocket");
   assert.equal(endpointURL("ws://h/connection/websocket"), "ws://h/connection/websocket");
   assert.equal(endpointURL("wss://h/x/connection/websocket?a=1"), "wss://h/x/connection/websocket?a=1");
+});
+
+test("historyURL: next to the endpoint, the channel escaped as one path segment", () => {
+  assert.equal(historyURL("ws://h:8000/connection/websocket", "news", "e1", 0), "http://h:8000/history/news?epoch=e1&since=0");
+  assert.equal(
+    historyURL("wss://h/prefix/connection/websocket?a=1", "feed:live/scores#1,2", "a b", 7),
+    "https://h/prefix/history/feed%3Alive%2Fscores%231%2C2?epoch=a%20b&since=7",
+  );
 });
 
 test("errors carry the code, its name and the server's message", () => {
