@@ -122,6 +122,16 @@ export class Client extends Emitter<ClientEvents> {
   /** The transports available of o.transports, and which the next attempt uses. */
   private tlist!: Transport[];
   private tx = 0;
+  /**
+   * One round of attempts tries every transport in turn, without a
+   * backoff between them, from the one that connected last (as the Go
+   * client does): a WebSocket refused while SSE opens at once is a
+   * blocked Upgrade, while a round that fails whole is a server that is
+   * down, after which the next round starts from the same transport
+   * again rather than from wherever the rotation had got to.
+   */
+  private roundStart = 0;
+  private roundLeft = 0;
 
   /** Opens the HTTP fallback transports; set by @heraldrt/client/fallback. */
   static streams?: (url: string, t: Transport) => WebSocketLike;
@@ -151,7 +161,8 @@ export class Client extends Emitter<ClientEvents> {
     const st = !!Client.streams;
     const has = { websocket: !!this.WS, sse: st && !!g.EventSource, http_stream: st && !!g.TextDecoderStream };
     this.tlist = (options.transports || ["websocket", "sse", "http_stream"]).filter((t) => has[t]);
-    this.tx = Math.max(0, this.tlist.indexOf(recall() as Transport));
+    this.tx = this.roundStart = Math.max(0, this.tlist.indexOf(recall() as Transport));
+    this.roundLeft = this.tlist.length - 1;
     if (!this.WS) throw new Error("herald: no WebSocket here: pass one as the websocket option (Node 20: the ws package)");
     const d = options.debug;
     if (d) {
@@ -465,6 +476,8 @@ export class Client extends Emitter<ClientEvents> {
       transport: cn.t,
     };
     remember(cn.t);
+    this.tx = this.roundStart = this.tx % this.tlist.length;
+    this.roundLeft = this.tlist.length - 1;
     this.lastConnected = ev;
     this.setState("connected", { code: 0, reason: "connect reply" });
     this.emit(this, "connected", ev);
@@ -559,7 +572,18 @@ export class Client extends Emitter<ClientEvents> {
     cn.end(lost(), closeCode, undefined, terminate);
     if (this.conn !== cn) return;
     this.conn = null;
-    if (!cn.connected) this.tx++; // fall back: the next attempt tries the next transport
+    let now = false;
+    if (!cn.connected) {
+      if (this.roundLeft > 0 && !this.retryAfter) {
+        // Fall back: the next transport of this round, at once.
+        this.roundLeft--;
+        this.tx++;
+        now = true;
+      } else {
+        this.tx = this.roundStart;
+        this.roundLeft = this.tlist.length - 1;
+      }
+    }
     if (!cn.connected && !quiet) this.emitError(new HeraldError(end.code, "connect: " + end.reason));
     if (!end.reconnect) {
       this.running = false;
@@ -570,7 +594,7 @@ export class Client extends Emitter<ClientEvents> {
       this.setState("connecting", end);
       for (const s of this.subs.values()) s.lost(end);
     }
-    this.retry();
+    this.retry(now);
   }
 
   /** stop moves to Disconnected after a terminal code or disconnect(). */
@@ -582,11 +606,17 @@ export class Client extends Emitter<ClientEvents> {
     for (const w of this.waiting.slice()) w.fail(why);
   }
 
-  private retry(): void {
+  /** retry dials again after the backoff, or at once (now) for the next transport of a round. */
+  private retry(now = false): void {
     if (!this.running) return;
     if (this.offline) {
       this.waitingOnline = true;
       this.log?.("offline: waiting for the network");
+      return;
+    }
+    if (now) {
+      this.log?.(`trying ${this.tlist[this.tx % this.tlist.length]} at once`);
+      this.retryTimer = this.clock.setTimeout(() => this.dial(), 0);
       return;
     }
     let d = backoff(this.attempt++, this.o.minReconnectDelay, this.o.maxReconnectDelay, this.random);

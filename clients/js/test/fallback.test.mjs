@@ -6,7 +6,7 @@ import { after, test } from "node:test";
 import WebSocket from "ws";
 import { Client } from "../dist/index.js";
 import "../dist/fallback.js";
-import { startHerald, until } from "./lib/herald.mjs";
+import { next, startHerald, until } from "./lib/herald.mjs";
 import { noUpgradeProxy } from "./lib/proxy.mjs";
 
 const closers = [];
@@ -15,8 +15,8 @@ after(async () => {
 });
 
 
-async function herald() {
-  const s = await startHerald();
+async function herald(opts) {
+  const s = await startHerald(opts);
   closers.push(() => s.kill());
   return s;
 }
@@ -35,6 +35,24 @@ test("directly the client stays on websocket", async () => {
   closers.push(async () => c.disconnect());
   c.connect();
   assert.equal((await c.ready()).transport, "websocket");
+  c.disconnect();
+});
+
+test("a server killed and restarted: the client comes back on websocket, not on a fallback it does not need", async () => {
+  const s = await herald();
+  const lines = [];
+  const c = new Client(s.base, { websocket: WebSocket, transports: ["websocket", "http_stream"], minReconnectDelay: 200, maxReconnectDelay: 400, debug: (l) => lines.push(l) });
+  closers.push(async () => c.disconnect());
+  c.connect();
+  assert.equal((await c.ready()).transport, "websocket");
+  await s.kill();
+  // While it is down every round fails whole (websocket, then http_stream
+  // at once); each round starts from websocket again.
+  await until(() => lines.filter((l) => l.includes("(http_stream)")).length >= 2, "two rounds tried while the server was down");
+  const back = next(c, "connected");
+  const s2 = await herald({ port: s.port });
+  assert.ok(s2);
+  assert.equal((await back).transport, "websocket", lines.join("\n"));
   c.disconnect();
 });
 
