@@ -20,5 +20,12 @@ if [[ -n $unformatted ]]; then
 	exit 1
 fi
 
+# go.mod and go.sum must say what the code imports, directly or not.
+if ! go mod tidy -diff >/dev/null; then
+	echo "ci/lint.sh: go.mod or go.sum is not tidy; run go mod tidy and commit the result:" >&2
+	go mod tidy -diff >&2 || true
+	exit 1
+fi
+
 go vet ./...
 go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" ./...
