@@ -5,3 +5,6 @@ package hub
 func RecordEventForBench(s *Session) {
 	s.event(Event{Kind: "subscribe", Channel: "bench", Text: "subscribed"})
 }
+
+// TapsForTest is how many taps are running on h.
+func TapsForTest(h *Hub) int { return int(h.taps.n.Load()) }
