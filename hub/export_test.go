@@ -5,6 +5,3 @@ package hub
 func RecordEventForBench(s *Session) {
 	s.event(Event{Kind: "subscribe", Channel: "bench", Text: "subscribed"})
 }
-
-// TapsForTest is how many taps are running on h.
-func TapsForTest(h *Hub) int { return int(h.taps.n.Load()) }

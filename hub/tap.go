@@ -16,15 +16,17 @@ import (
 // publications, and it is fed by the fan-out, in offset order, next to
 // the local subscribers.
 
-// TapLine is one publication of a tapped channel. Dropped, when not zero,
+// TapLine is one publication of a tapped channel, or the first line,
+// whose Event "tap_started" says the tap runs. Dropped, when not zero,
 // says how many publications were left out before this one because the
 // reader did not keep up.
 type TapLine struct {
 	Time    time.Time       `json:"time"`
 	Channel string          `json:"channel"`
+	Event   string          `json:"event,omitempty"`
 	Offset  uint64          `json:"offset,omitempty"`
 	Epoch   string          `json:"epoch,omitempty"`
-	Data    json.RawMessage `json:"data"`
+	Data    json.RawMessage `json:"data,omitempty"`
 	Dropped int64           `json:"dropped,omitempty"`
 }
 
@@ -40,9 +42,10 @@ type taps struct {
 	n atomic.Int32
 }
 
-// Tap sends the publications of channel to lines until ctx ends; it
-// never blocks the fan-out: when lines is full a publication is dropped
-// and counted in the next line's Dropped.
+// Tap sends a tap_started line, then the publications of channel, to
+// lines until ctx ends or the node drains; it never blocks the fan-out:
+// when lines is full a publication is dropped and counted in the next
+// line's Dropped.
 func (h *Hub) Tap(ctx context.Context, channel string, lines chan<- TapLine) error {
 	if _, err := h.cfg.Namespaces.Resolve(channel); err != nil {
 		return err
@@ -64,9 +67,27 @@ func (h *Hub) Tap(ctx context.Context, channel string, lines chan<- TapLine) err
 	h.taps.n.Add(1)
 	sh.mu.Unlock()
 
+	start := TapLine{Time: time.Now(), Channel: channel, Event: "tap_started"}
 	select {
+	case lines <- start:
 	case <-ctx.Done():
-	case <-h.stop:
+	}
+	// A tap's request never goes idle: end it when the node starts
+	// draining, or the HTTP server's shutdown would wait for it.
+	drain := time.NewTicker(200 * time.Millisecond)
+	defer drain.Stop()
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case <-h.stop:
+			break wait
+		case <-drain.C:
+			if h.draining.Load() {
+				break wait
+			}
+		}
 	}
 
 	sh.mu.Lock()

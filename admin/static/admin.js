@@ -188,10 +188,12 @@ pages.nodes = {
           el("td", { class: "num" }, n.num_channels), el("td", { class: "num" }, n.num_subscriptions));
       }),
     );
+    // A user or a channel on two nodes counts on both: only clients and
+    // subscriptions add up.
     $("#nodes tfoot").replaceChildren(
       el("tr", {}, el("td", { colspan: 4 }, `${nodes.length} node${nodes.length === 1 ? "" : "s"}`),
-        el("td", { class: "num" }, sum.c), el("td", { class: "num" }, "users per node"),
-        el("td", { class: "num" }, "channels per node"), el("td", { class: "num" }, sum.s)),
+        el("td", { class: "num" }, sum.c), el("td", { class: "num", title: "a user on two nodes counts on both" }, "·"),
+        el("td", { class: "num", title: "a channel on two nodes counts on both" }, "·"), el("td", { class: "num" }, sum.s)),
     );
     $("#summary").textContent = `${nodes.length} node${nodes.length === 1 ? "" : "s"} · ${sum.c} clients`;
     updated($("#page-nodes"));
@@ -400,7 +402,8 @@ function chart(res) {
   const totals = res.minutes.map((m) => Object.values(m.codes).reduce((a, b) => a + b, 0));
   const peak = Math.max(1, ...totals);
   const step = Math.pow(10, Math.floor(Math.log10(peak)));
-  const ymax = Math.ceil(peak / step) * step;
+  let ymax = Math.ceil(peak / step) * step;
+  if (ymax % 2) ymax += ymax < 10 ? 1 : step; // an even top: the middle line is a whole number
   const NS = "http://www.w3.org/2000/svg";
   const s = (tag, attrs, text) => {
     const e = document.createElementNS(NS, tag);
@@ -408,11 +411,11 @@ function chart(res) {
     if (text !== undefined) e.textContent = text;
     return e;
   };
-  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "disconnects per minute by code", preserveAspectRatio: "none" });
+  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "disconnects per minute by code" });
   const y = (v) => H - bottom - (v / ymax) * (H - bottom - top);
   for (const v of [0, ymax / 2, ymax]) {
     svg.append(s("line", { x1: left, x2: W, y1: y(v), y2: y(v), stroke: "#e4e4df" }));
-    svg.append(s("text", { x: left - 4, y: y(v) + 4, "text-anchor": "end" }, Number.isInteger(v) ? v : v.toFixed(1)));
+    svg.append(s("text", { x: left - 4, y: y(v) + 4, "text-anchor": "end" }, v));
   }
   const bw = (W - left) / n;
   res.minutes.forEach((m, i) => {
