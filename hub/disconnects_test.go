@@ -46,3 +46,14 @@ func TestDisconnectSeriesBounded(t *testing.T) {
 		t.Fatalf("two hours later: %+v, want nothing", got)
 	}
 }
+
+// BenchmarkDisconnectCount measures counting one disconnect in the
+// per-minute series (once per connection that ends).
+func BenchmarkDisconnectCount(b *testing.B) {
+	var d disconnectSeries
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		d.add(now, 4002, "slow")
+	}
+}
