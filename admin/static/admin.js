@@ -290,19 +290,30 @@ $("#conn-trace").addEventListener("click", () => {
   const ctl = (streams.trace = new AbortController());
   const box = $("#trace");
   box.hidden = false;
+  box.dataset.state = "starting";
   $(".title", box).textContent = `Live trace of ${by} ${id}`;
   $(".lines", box).replaceChildren();
+  // Lines name nodes by id: show their names.
+  const names = {};
+  get("/admin/api/nodes").then(({ nodes }) => nodes.forEach((n) => (names[n.id] = n.name)), () => {});
   stream(`/admin/api/trace?${by}=${encodeURIComponent(id)}`, (l) => {
-    const who = el("span", { class: "t" }, `${l.node_name || l.node || ""} ${l.client || ""}`);
+    box.dataset.state = "tracing";
+    const who = el("span", { class: "t" }, `${names[l.node] || l.node || ""} ${l.client ? l.client.slice(0, 8) : ""}`);
     if (l.dropped) streamLine(box, el("span", { class: "drop" }, `${l.dropped} lines dropped`));
-    if (l.event) {
+    if (l.event?.kind === "trace_started") {
+      const n = l.event.code || 0;
+      streamLine(box, el("span", { class: "t" }, clock(l.time)), who, el("span", { class: "ev" }, `${l.event.text}: ${n} connection${n === 1 ? "" : "s"} now, and those that connect`));
+    } else if (l.event) {
       streamLine(box, el("span", { class: "t" }, clock(l.time)), who, el("span", { class: "ev" }, `${l.event.kind}${l.event.code ? ` ${l.event.code}` : ""} ${l.event.text || ""}`));
     } else {
       streamLine(box, el("span", { class: "t" }, clock(l.time)), who, el("span", { class: l.dir }, `${l.dir === "in" ? "→" : "←"} ${l.frame}`));
     }
   }, ctl.signal)
-    .then(() => streamLine(box, el("span", { class: "ev" }, "trace ended")))
-    .catch(showError);
+    .then(() => streamLine(box, el("span", { class: "ev" }, ctl.signal.aborted ? "trace stopped" : "trace ended by the server")))
+    .catch(showError)
+    .finally(() => {
+      if (streams.trace === ctl) box.dataset.state = "stopped";
+    });
 });
 $("#trace .stop").addEventListener("click", () => streams.trace?.abort());
 $("#trace .clear").addEventListener("click", () => $("#trace .lines").replaceChildren());

@@ -89,7 +89,7 @@ test("the admin UI shows a two-node cluster, a user's timeline, a channel's tap 
   const cut = await a.api("disconnect", { user: "alice" });
   assert.equal(cut.error, undefined, JSON.stringify(cut));
   assert.equal(await alice.closed, 4503);
-  await client(a, "alice");
+  const alice2 = await client(a, "alice");
   // Two more ends for the chart: one told to reconnect, one gone without a close frame.
   const erin = await client(a, "erin");
   await a.api("disconnect", { user: "erin", code: 4006 });
@@ -157,11 +157,19 @@ test("the admin UI shows a two-node cluster, a user's timeline, a channel's tap 
   assert.deepEqual(kinds.map(([k]) => k).slice(0, 3), ["handshake", "connect", "subscribe"]);
   assert.deepEqual(kinds.at(-1), ["disconnect", "4503"]);
   assert.match(await tl.textContent(), /admin-e2e\/1/);
-  await shot(page, "connections");
 
-  // news has three subscribers on two nodes; a tap sees what the form publishes.
+  // A live trace of alice sees her live connection's frames, both ways.
+  await page.click("#conn-trace");
+  await text(page.locator("#trace .lines"), "trace_started from both nodes", (s) => s.includes("node-a") && s.includes("node-b"));
+  alice2.send(JSON.stringify({ id: 7, subscribe: { channel: "news" } }));
+  await text(page.locator("#trace .lines"), "alice's subscribe in the trace", (s) => s.includes('→ {"id":7,"subscribe"') && s.includes('← {"id":7,"subscribe"'));
+  await shot(page, "connections");
+  await page.click("#trace .stop");
+  await until(() => page.locator("#trace").evaluate((d) => d.dataset.state === "stopped"), "the trace to stop");
+
+  // news has three subscribers (bob, carol, alice) on two nodes; a tap sees what the form publishes.
   await page.click('nav a[data-page="channels"]');
-  await text(page.locator('#channels tr[data-channel="news"] td.num'), "news with 2 subscribers", (s) => s === "2");
+  await text(page.locator('#channels tr[data-channel="news"] td.num'), "news with 3 subscribers", (s) => s === "3");
   assert.equal(await page.locator('#channels tr[data-channel="chat:lobby"] td.num').textContent(), "1");
   await page.click('#channels tr[data-channel="news"] button');
   await until(() => page.locator("#tap").evaluate((d) => d.dataset.state === "tapping"), "the tap to start");
@@ -172,7 +180,7 @@ test("the admin UI shows a two-node cluster, a user's timeline, a channel's tap 
   await text(page.locator("#tap .lines"), "the publication in the tap", (s) => s.includes('{"text":"hello from the admin form"}'));
   // A tap is no subscriber: the count stays.
   await page.click("#chan-filter button");
-  await text(page.locator('#channels tr[data-channel="news"] td.num'), "news still with 2 subscribers", (s) => s === "2");
+  await text(page.locator('#channels tr[data-channel="news"] td.num'), "news still with 3 subscribers", (s) => s === "3");
   await page.fill("#pub-data", "{not json");
   await page.click("#publish button");
   await text(page.locator("#pub-result.error"), "the JSON error", (s) => s.includes("not JSON"));
