@@ -11,27 +11,14 @@ import (
 	"github.com/heraldrt/herald/hub"
 )
 
-// nodeJSON is a node as the server API's info method shows it.
-type nodeJSON struct {
-	ID               string `json:"id"`
-	Name             string `json:"name"`
-	Version          string `json:"version"`
-	UptimeSeconds    int64  `json:"uptime_seconds"`
-	NumClients       int    `json:"num_clients"`
-	NumUsers         int    `json:"num_users"`
-	NumChannels      int    `json:"num_channels"`
-	NumSubscriptions int    `json:"num_subscriptions"`
-}
-
 // nodes lists the live nodes, the answering one first, with the counts
 // of their last announcement (every 5s).
 func (a *api) nodes(w http.ResponseWriter, _ *http.Request) {
 	res := struct {
-		Nodes []nodeJSON `json:"nodes"`
-	}{Nodes: []nodeJSON{}}
+		Nodes []hub.NodeJSON `json:"nodes"`
+	}{Nodes: []hub.NodeJSON{}}
 	for _, n := range a.hub.Nodes() {
-		res.Nodes = append(res.Nodes, nodeJSON{n.ID, n.Name, n.Version, int64(n.Uptime.Seconds()),
-			n.NumClients, n.NumUsers, n.NumChannels, n.NumSubscriptions})
+		res.Nodes = append(res.Nodes, n.JSON())
 	}
 	writeJSON(w, http.StatusOK, res)
 }

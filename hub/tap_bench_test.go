@@ -35,30 +35,10 @@ func benchFanoutTap(b *testing.B, channel string) {
 		case <-time.After(30 * time.Second):
 			b.Fatal("the tap did not start")
 		}
-		go func() { // drain, as the admin API does
-			for {
-				select {
-				case <-lines:
-				case <-done:
-					return
-				}
-			}
-		}()
+		go drain(lines, done)
 	} else {
 		close(done)
 	}
 	defer func() { cancel(); <-done }()
-
-	data := []byte(`{"text":"hello","n":42}`)
-	var want int64
-	b.ReportAllocs()
-	for b.Loop() {
-		want += subs
-		reached := c.expect(want)
-		if _, err := h.Publish(ctx, "bench", data, hub.PublishRequest{Source: "api"}); err != nil {
-			b.Fatal(err)
-		}
-		<-reached
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(int64(b.N)*subs), "ns/delivery")
+	publishToAll(b, h, c, subs)
 }
