@@ -156,7 +156,7 @@ func (h *Hub) deliver(d *delivery, caught []caughtUp) []caughtUp {
 	subs := sh.channels[d.channel]
 	if h.taps.n.Load() > 0 && d.encode == nil {
 		if set := sh.taps[d.channel]; len(set) > 0 {
-			h.feed(set, d.channel, &d.pub)
+			h.feed(set, pubLine(d.channel, &d.pub))
 		}
 	}
 	if len(subs) == 0 {

@@ -16,8 +16,10 @@ import (
 // publications, and it is fed by the fan-out, in offset order, next to
 // the local subscribers.
 
-// TapLine is one publication of a tapped channel, or the first line,
-// whose Event "tap_started" says the tap runs. Dropped, when not zero,
+// TapLine is one publication of a tapped channel, or an event: the first
+// line's "tap_started" says the tap runs, "publications_lost" that the
+// broker may have lost some on their way to this node (its subscribers
+// are told to reconnect and recover). Dropped, when not zero,
 // says how many publications were left out before this one because the
 // reader did not keep up.
 type TapLine struct {
@@ -109,12 +111,17 @@ wait:
 // subscribed on the broker for its taps. The caller holds sh.mu.
 func (sh *subShard) tapped(channel string) bool { return len(sh.taps[channel]) > 0 }
 
-// feed hands a publication to the channel's taps. The caller holds sh.mu
-// (read) and is the channel's fan-out, so every tap gets them in order.
-func (h *Hub) feed(set map[*tap]struct{}, channel string, pub *herald.Publication) {
-	now := time.Now()
+// pubLine is a publication as its taps see it: its data is shared, not
+// copied (nothing writes to it once published).
+func pubLine(channel string, pub *herald.Publication) TapLine {
+	return TapLine{Time: time.Now(), Channel: channel, Offset: pub.Offset, Epoch: pub.Epoch, Data: json.RawMessage(pub.Data)}
+}
+
+// feed hands a line to the channel's taps. The caller holds sh.mu (read)
+// and, for publications, is the channel's fan-out, so every tap gets them
+// in order.
+func (h *Hub) feed(set map[*tap]struct{}, line TapLine) {
 	for t := range set {
-		line := TapLine{Time: now, Channel: channel, Offset: pub.Offset, Epoch: pub.Epoch, Data: json.RawMessage(pub.Data)}
 		line.Dropped = t.dropped.Swap(0)
 		select {
 		case t.out <- line:

@@ -124,6 +124,12 @@ func TestTapSeesEveryNode(t *testing.T) {
 		t.Fatalf("tap line %+v, want {\"n\":2}", l)
 	}
 
+	// The broker lost the stream: the tap is told.
+	a.HandleStreamLoss("news")
+	if l := nextLine(t, lines); l.Event != "publications_lost" {
+		t.Fatalf("tap line after a stream loss %+v, want publications_lost", l)
+	}
+
 	stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -360,6 +360,10 @@ function tap(channel) {
       streamLine(box, el("span", { class: "t" }, clock(l.time)), el("span", { class: "ev" }, `tapping ${l.channel}`));
       return;
     }
+    if (l.event === "publications_lost") {
+      streamLine(box, el("span", { class: "t" }, clock(l.time)), el("span", { class: "drop" }, "the broker may have lost publications on their way to this node; its subscribers reconnect to recover"));
+      return;
+    }
     streamLine(box, el("span", { class: "t" }, clock(l.time)), el("span", { class: "t" }, l.offset ? `#${l.offset}` : ""), el("span", { class: "out" }, JSON.stringify(l.data)));
   }, ctl.signal)
     .then(() => streamLine(box, el("span", { class: "ev" }, ctl.signal.aborted ? "tap stopped" : "tap ended by the server")))
