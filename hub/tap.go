@@ -45,9 +45,9 @@ type taps struct {
 }
 
 // Tap sends a tap_started line, then the publications of channel, to
-// lines until ctx ends or the node drains; it never blocks the fan-out:
-// when lines is full a publication is dropped and counted in the next
-// line's Dropped.
+// lines (buffered: the start comes first only then) until ctx ends or the
+// node drains; it never blocks the fan-out: when lines is full a
+// publication is dropped and counted in the next line's Dropped.
 func (h *Hub) Tap(ctx context.Context, channel string, lines chan<- TapLine) error {
 	if _, err := h.cfg.Namespaces.Resolve(channel); err != nil {
 		return err
@@ -67,12 +67,21 @@ func (h *Hub) Tap(ctx context.Context, channel string, lines chan<- TapLine) err
 	}
 	sh.taps[channel][t] = struct{}{}
 	h.taps.n.Add(1)
-	sh.mu.Unlock()
-
+	// Queued under the shard's lock, the start comes before any
+	// publication (lines has room unless it is unbuffered).
 	start := TapLine{Time: time.Now(), Channel: channel, Event: "tap_started"}
+	started := false
 	select {
 	case lines <- start:
-	case <-ctx.Done():
+		started = true
+	default:
+	}
+	sh.mu.Unlock()
+	if !started {
+		select {
+		case lines <- start:
+		case <-ctx.Done():
+		}
 	}
 	// A tap's request never goes idle: end it when the node starts
 	// draining, or the HTTP server's shutdown would wait for it.
