@@ -1,8 +1,11 @@
-// Package admin is Herald's operator API, behind the admin secret: the
-// connections of every node with their timelines (GET
-// /admin/api/connections) and a live trace of matching connections' frames
-// (GET /admin/api/trace, newline-delimited JSON). docs/admin.md describes
-// both; `herald trace` is the trace's command-line client.
+// Package admin is Herald's operator API and web UI, behind the admin
+// secret. The API (under /admin/api/) answers for every node: the nodes
+// and their counts, the channels with their subscribers, the connections
+// with their timelines, disconnects by code per minute, a live trace of
+// matching connections' frames, a live tap of a channel's publications,
+// and a publish. The UI (under /admin/, files in static/) is a page built
+// on that API alone. docs/admin.md describes both; `herald trace` is the
+// trace's command-line client.
 package admin
 
 import (
@@ -21,9 +24,16 @@ import (
 
 // Hub is what the admin API asks: the hub surveys every node.
 type Hub interface {
+	Nodes() []hub.NodeInfo
+	SurveyChannels(ctx context.Context, pattern string) (hub.ChannelsResult, error)
 	SurveyConnections(ctx context.Context, q hub.ConnQuery) (hub.ConnectionsResult, error)
+	SurveyDisconnects(ctx context.Context, minutes int) (hub.DisconnectsResult, error)
 	Trace(ctx context.Context, f hub.TraceFilter, lines chan<- hub.TraceLine) error
+	Tap(ctx context.Context, channel string, lines chan<- hub.TapLine) error
+	Publish(ctx context.Context, channel string, data []byte, req hub.PublishRequest) (herald.StreamPosition, error)
 }
+
+var _ Hub = (*hub.Hub)(nil)
 
 // Options configure the admin API.
 type Options struct {
@@ -31,6 +41,8 @@ type Options struct {
 	// Empty refuses every request: connections' timelines name users and
 	// addresses, so this API is never open by default.
 	Secret string
+	// MaxBodySize caps a publish's body. Default 1 MiB.
+	MaxBodySize int64
 	// Logger receives the API's logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -40,10 +52,21 @@ func NewHandler(opts Options, h Hub) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	a := &api{hub: h, log: opts.Logger}
+	if opts.MaxBodySize <= 0 {
+		opts.MaxBodySize = 1 << 20
+	}
+	a := &api{hub: h, log: opts.Logger, maxBody: opts.MaxBodySize}
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /admin/api/nodes", a.nodes)
+	mux.HandleFunc("GET /admin/api/channels", a.channels)
 	mux.HandleFunc("GET /admin/api/connections", a.connections)
+	mux.HandleFunc("GET /admin/api/disconnects", a.disconnects)
 	mux.HandleFunc("GET /admin/api/trace", a.trace)
+	mux.HandleFunc("GET /admin/api/tap", a.tap)
+	mux.HandleFunc("POST /admin/api/publish", a.publish)
+	mux.HandleFunc("/admin/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, herald.ErrBadRequest, "no admin endpoint "+r.Method+" "+r.URL.Path+": see docs/admin.md")
+	})
 	return Guard(opts.Secret, mux)
 }
 
@@ -67,8 +90,9 @@ func Guard(secret string, next http.Handler) http.Handler {
 }
 
 type api struct {
-	hub Hub
-	log *slog.Logger
+	hub     Hub
+	log     *slog.Logger
+	maxBody int64
 }
 
 func (a *api) connections(w http.ResponseWriter, r *http.Request) {
@@ -83,11 +107,15 @@ func (a *api) connections(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := a.hub.SurveyConnections(r.Context(), q)
 	if err != nil {
-		e := herald.AsError(err)
-		writeError(w, e.Code.HTTPStatus(), e.Code, e.Error())
+		writeHeraldError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+func writeHeraldError(w http.ResponseWriter, err error) {
+	e := herald.AsError(err)
+	writeError(w, e.Code.HTTPStatus(), e.Code, e.Error())
 }
 
 func writeError(w http.ResponseWriter, status int, code herald.ErrorCode, msg string) {
@@ -96,52 +124,9 @@ func writeError(w http.ResponseWriter, status int, code herald.ErrorCode, msg st
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
-}
-
-// trace streams the lines of a trace as newline-delimited JSON until the
-// client goes away.
-func (a *api) trace(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	f := hub.TraceFilter{User: q.Get("user"), Client: q.Get("client"), Channel: q.Get("channel")}
-	flusher, ok := w.(http.Flusher)
-	if !ok {
-		writeError(w, http.StatusInternalServerError, herald.ErrInternal, "this server cannot stream a response")
-		return
-	}
-	lines := make(chan hub.TraceLine, 4096)
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	errc := make(chan error, 1)
-	go func() { errc <- a.hub.Trace(ctx, f, lines) }()
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Accel-Buffering", "no") // nginx: pass each line on at once
-	started := false
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	for {
-		select {
-		case err := <-errc:
-			if err != nil && !started {
-				e := herald.AsError(err)
-				writeError(w, e.Code.HTTPStatus(), e.Code, e.Error())
-			}
-			return
-		case line := <-lines:
-			if !started {
-				w.WriteHeader(http.StatusOK)
-				started = true
-			}
-			if err := enc.Encode(line); err != nil {
-				cancel()
-				<-errc
-				return
-			}
-			flusher.Flush()
-		}
-	}
 }

@@ -35,18 +35,7 @@ func (h *Handler) channels(ctx context.Context, body []byte) (any, error) {
 
 // infoResult is an array of nodes so that a cluster fits the same answer.
 type infoResult struct {
-	Nodes []nodeInfo `json:"nodes"`
-}
-
-type nodeInfo struct {
-	ID               string `json:"id"`
-	Name             string `json:"name"`
-	Version          string `json:"version"`
-	UptimeSeconds    int64  `json:"uptime_seconds"`
-	NumClients       int    `json:"num_clients"`
-	NumUsers         int    `json:"num_users"`
-	NumChannels      int    `json:"num_channels"`
-	NumSubscriptions int    `json:"num_subscriptions"`
+	Nodes []hub.NodeJSON `json:"nodes"`
 }
 
 func (h *Handler) info(_ context.Context, body []byte) (any, error) {
@@ -56,16 +45,7 @@ func (h *Handler) info(_ context.Context, body []byte) (any, error) {
 	}
 	var res infoResult
 	for _, n := range h.hub.Nodes() {
-		res.Nodes = append(res.Nodes, nodeInfo{
-			ID:               n.ID,
-			Name:             n.Name,
-			Version:          n.Version,
-			UptimeSeconds:    int64(n.Uptime.Seconds()),
-			NumClients:       n.NumClients,
-			NumUsers:         n.NumUsers,
-			NumChannels:      n.NumChannels,
-			NumSubscriptions: n.NumSubscriptions,
-		})
+		res.Nodes = append(res.Nodes, n.JSON())
 	}
 	return res, nil
 }

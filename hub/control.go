@@ -190,6 +190,24 @@ type NodeInfo struct {
 	NumSubscriptions int
 }
 
+// NodeJSON is a node as the server API's info and the admin API's nodes
+// show it.
+type NodeJSON struct {
+	ID               string `json:"id"`
+	Name             string `json:"name"`
+	Version          string `json:"version"`
+	UptimeSeconds    int64  `json:"uptime_seconds"`
+	NumClients       int    `json:"num_clients"`
+	NumUsers         int    `json:"num_users"`
+	NumChannels      int    `json:"num_channels"`
+	NumSubscriptions int    `json:"num_subscriptions"`
+}
+
+// JSON is n as the APIs show it.
+func (n NodeInfo) JSON() NodeJSON {
+	return NodeJSON{n.ID, n.Name, n.Version, int64(n.Uptime.Seconds()), n.NumClients, n.NumUsers, n.NumChannels, n.NumSubscriptions}
+}
+
 // Info describes this node: its id, version and size.
 func (h *Hub) Info() NodeInfo {
 	subs := 0

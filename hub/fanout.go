@@ -154,6 +154,11 @@ func (h *Hub) deliver(d *delivery, caught []caughtUp) []caughtUp {
 	sh := h.reg.subShard(d.channel)
 	sh.mu.RLock()
 	subs := sh.channels[d.channel]
+	if h.taps.n.Load() > 0 && d.encode == nil {
+		if set := sh.taps[d.channel]; len(set) > 0 {
+			h.feed(set, pubLine(d.channel, &d.pub))
+		}
+	}
 	if len(subs) == 0 {
 		sh.mu.RUnlock()
 		return caught

@@ -171,23 +171,25 @@ type Hub struct {
 	log    *slog.Logger
 	m      *metrics.Metrics
 
-	id        string        // this node's id
-	peers     peers         // the other live nodes
-	surveys   surveys       // this node's open surveys
-	relays    relays        // relayed requests: handlers and awaited answers
-	started   time.Time     // for uptime
-	seq       atomic.Uint64 // session sequence, for shard choice
-	draining  atomic.Bool
-	closed    chan struct{} // closed when the last session is gone while draining
-	stop      chan struct{} // closed by Close
-	stopOnce  sync.Once
-	emptyOnce sync.Once // closes closed once, however many goroutines find the hub empty
-	wg        sync.WaitGroup
-	writers   writers
-	fan       fanouts
-	gone      closedTimelines // the timelines of connections that closed
-	tr        traces          // live traces (trace.go)
-	redact    map[string]bool // the keys traces redact
+	id          string        // this node's id
+	peers       peers         // the other live nodes
+	surveys     surveys       // this node's open surveys
+	relays      relays        // relayed requests: handlers and awaited answers
+	started     time.Time     // for uptime
+	seq         atomic.Uint64 // session sequence, for shard choice
+	draining    atomic.Bool
+	closed      chan struct{} // closed when the last session is gone while draining
+	stop        chan struct{} // closed by Close
+	stopOnce    sync.Once
+	emptyOnce   sync.Once // closes closed once, however many goroutines find the hub empty
+	wg          sync.WaitGroup
+	writers     writers
+	fan         fanouts
+	gone        closedTimelines  // the timelines of connections that closed
+	tr          traces           // live traces (trace.go)
+	taps        taps             // channels' live taps (tap.go)
+	disconnects disconnectSeries // disconnects by minute and code (disconnects.go)
+	redact      map[string]bool  // the keys traces redact
 }
 
 var _ herald.BrokerHandler = (*Hub)(nil)

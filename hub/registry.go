@@ -14,6 +14,7 @@ const shards = 64
 type subShard struct {
 	mu       sync.RWMutex
 	channels map[string]map[*Session]*subscription
+	taps     map[string]map[*tap]struct{} // the channels' live taps (tap.go)
 }
 
 // idShard finds a session by its client id: one session per id, so no
@@ -47,6 +48,7 @@ func (r *registry) init() {
 	r.seed = maphash.MakeSeed()
 	for i := range r.subs {
 		r.subs[i].channels = make(map[string]map[*Session]*subscription)
+		r.subs[i].taps = make(map[string]map[*tap]struct{})
 		r.conns[i].sessions = make(map[*Session]struct{})
 		r.ids[i].m = make(map[string]*Session)
 		r.users[i].m = make(map[string]map[*Session]struct{})

@@ -375,6 +375,7 @@ func (s *Session) release(channels []string, d *herald.Disconnect) {
 	} else {
 		s.hub.m.Disconnect(0, "connection_lost", s.info.Transport)
 	}
+	s.hub.countDisconnect(d)
 	s.event(disconnectEvent(d))
 	s.hub.gone.add(s.hub.cfg.TimelineKeep, s.describe())
 	s.hub.removed(s)

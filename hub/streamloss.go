@@ -1,6 +1,10 @@
 package hub
 
-import "github.com/heraldrt/herald"
+import (
+	"time"
+
+	"github.com/heraldrt/herald"
+)
 
 var _ herald.StreamLossHandler = (*Hub)(nil)
 
@@ -15,6 +19,9 @@ func (h *Hub) HandleStreamLoss(channel string) {
 	sessions := make([]*Session, 0, len(sh.channels[channel]))
 	for s := range sh.channels[channel] {
 		sessions = append(sessions, s)
+	}
+	if set := sh.taps[channel]; len(set) > 0 {
+		h.feed(set, TapLine{Time: time.Now(), Channel: channel, Event: "publications_lost"})
 	}
 	sh.mu.RUnlock()
 	h.log.Warn("publications may be lost; subscribers reconnect to recover", "channel", channel, "subscribers", len(sessions))

@@ -120,9 +120,12 @@ func (h *Hub) register(ctx context.Context, s *Session, channel string, sub *sub
 	defer sh.mu.Unlock()
 	subs := sh.channels[channel]
 	if subs == nil {
-		if err := h.broker.Subscribe(ctx, channel); err != nil {
-			h.log.Error("broker subscribe failed", "channel", channel, "err", err)
-			return herald.Errorf(herald.ErrUnavailable, "subscribe to %q failed: the broker is not available", channel)
+		// A tapped channel is subscribed on the broker already.
+		if !sh.tapped(channel) {
+			if err := h.broker.Subscribe(ctx, channel); err != nil {
+				h.log.Error("broker subscribe failed", "channel", channel, "err", err)
+				return herald.Errorf(herald.ErrUnavailable, "subscribe to %q failed: the broker is not available", channel)
+			}
 		}
 		subs = make(map[*Session]*subscription, 1)
 		sh.channels[channel] = subs
@@ -151,6 +154,9 @@ func (h *Hub) unregister(s *Session, channel string) bool {
 	if len(subs) == 0 {
 		delete(sh.channels, channel)
 		h.m.Channels.Dec()
+		if sh.tapped(channel) {
+			return true // the taps keep the node subscribed
+		}
 		if err := h.broker.Unsubscribe(context.Background(), channel); err != nil {
 			h.log.Warn("broker unsubscribe failed", "channel", channel, "err", err)
 		}

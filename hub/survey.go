@@ -16,14 +16,15 @@ import (
 // SurveyTimeout has passed. Each node answers with only its own part, so
 // one request costs every node one control message out and one in.
 
-// surveyRequest is the question: "channels" (Pattern) or "connections"
-// (Conns).
+// surveyRequest is the question: "channels" (Pattern), "connections"
+// (Conns) or "disconnects" (Minutes).
 type surveyRequest struct {
 	ID      string     `json:"id"`
 	From    string     `json:"from"` // the asking node
 	Kind    string     `json:"kind"`
 	Pattern string     `json:"pattern,omitempty"`
 	Conns   *ConnQuery `json:"conns,omitempty"`
+	Minutes int        `json:"minutes,omitempty"`
 }
 
 // surveyReply is one node's answer, addressed to the asking node.
@@ -33,7 +34,10 @@ type surveyReply struct {
 	Node     string                 `json:"node"`
 	Channels map[string]ChannelInfo `json:"channels,omitempty"`
 	Conns    []ConnectionInfo       `json:"conns,omitempty"`
-	Error    string                 `json:"error,omitempty"`
+	// Disconnects and Names answer "disconnects".
+	Disconnects []DisconnectMinute `json:"disconnects,omitempty"`
+	Names       map[string]string  `json:"names,omitempty"`
+	Error       string             `json:"error,omitempty"`
 }
 
 // survey gathers the replies of one request.
@@ -153,6 +157,8 @@ func (h *Hub) answerSurvey(req *surveyRequest) {
 			if req.Conns != nil {
 				reply.Conns = h.Connections(*req.Conns)
 			}
+		case "disconnects":
+			reply.Disconnects, reply.Names = h.disconnects.last(time.Now(), req.Minutes)
 		default:
 			reply.Error = "unknown survey kind " + req.Kind
 		}

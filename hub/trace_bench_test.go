@@ -37,32 +37,40 @@ func benchFanoutTrace(b *testing.B, traced bool) {
 		case <-time.After(30 * time.Second):
 			b.Fatal("the trace did not start")
 		}
-		go func() { // drain, as the admin API does
-			for {
-				select {
-				case <-lines:
-				case <-done:
-					return
-				}
-			}
-		}()
+		go drain(lines, done)
 	} else {
 		close(done)
 	}
 	defer func() { cancel(); <-done }()
+	publishToAll(b, h, c, subs)
+}
 
+// drain reads lines until done closes, as the admin API does.
+func drain[T any](lines <-chan T, done <-chan struct{}) {
+	for {
+		select {
+		case <-lines:
+		case <-done:
+			return
+		}
+	}
+}
+
+// publishToAll publishes to "bench" until the benchmark's end, each time
+// waiting for its subs subscribers to have it, and reports ns/delivery.
+func publishToAll(b *testing.B, h *benchHub, c *counter, subs int64) {
 	data := []byte(`{"text":"hello","n":42}`)
 	var want int64
 	b.ReportAllocs()
 	for b.Loop() {
 		want += subs
 		reached := c.expect(want)
-		if _, err := h.Publish(ctx, "bench", data, hub.PublishRequest{Source: "api"}); err != nil {
+		if _, err := h.Publish(context.Background(), "bench", data, hub.PublishRequest{Source: "api"}); err != nil {
 			b.Fatal(err)
 		}
 		<-reached
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(int64(b.N)*subs), "ns/delivery")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*int(subs)), "ns/delivery")
 }
 
 // BenchmarkTimeline measures recording one event in a connection's

@@ -240,7 +240,8 @@ func TestAdminAPIRefusesWithoutSecret(t *testing.T) {
 		{open, "admin ", http.StatusForbidden},
 		{a, "admin " + testAdminSecret, http.StatusOK},
 	} {
-		for _, path := range []string{"/admin/api/connections", "/admin/api/trace?user=42"} {
+		for _, path := range []string{"/admin/api/connections", "/admin/api/trace?user=42", "/admin/api/nodes",
+			"/admin/api/channels", "/admin/api/disconnects", "/admin/api/tap?channel=news"} {
 			req, _ := http.NewRequest(http.MethodGet, tc.base+path, nil)
 			if tc.auth != "" {
 				req.Header.Set("Authorization", tc.auth)

@@ -128,7 +128,10 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		Logger:      log,
 		Metrics:     m,
 	}, h))
-	mux.Handle("/admin/api/", admin.NewHandler(admin.Options{Secret: cfg.Admin.Secret, Logger: log}, h))
+	mux.Handle("/admin/api/", admin.NewHandler(admin.Options{Secret: cfg.Admin.Secret, MaxBodySize: int64(cfg.API.MaxBodySize), Logger: log}, h))
+	adminUI := admin.UI(cfg.Admin.Secret)
+	mux.Handle("/admin/", adminUI)
+	mux.Handle("/admin", adminUI)
 	// Answers 400 not_available for namespaces without history_http.
 	mux.Handle("GET /history/{channel}", historyhttp.NewHandler(historyhttp.Options{Logger: log, Metrics: m}, h))
 	mux.Handle("GET /metrics", m.Handler())
