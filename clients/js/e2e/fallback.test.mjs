@@ -3,8 +3,8 @@
 // proxy that refuses every Upgrade connects, subscribes, publishes and
 // receives on the fallback transport, and comes back after the server is
 // killed and started again; through the same proxy passing the upgrade the
-// page stays on WebSocket. One node and a Node proxy: the two-node nginx
-// version of this test is not built yet.
+// page stays on WebSocket. One node and a Node proxy; fallback-nginx.test.mjs
+// is the same behind nginx, over two nodes and Redis.
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { serverAndBrowser, until } from "./harness.mjs";
