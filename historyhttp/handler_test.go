@@ -164,6 +164,20 @@ func TestPagesAreImmutableBelowTheTopAndShortLivedAtIt(t *testing.T) {
 	}
 }
 
+// A page of another origin may read the pages (the TypeScript client's
+// fetch from app.example.com when Herald is at rt.example.com), and the
+// errors, with no credentials.
+func TestPagesAreReadableFromOtherOrigins(t *testing.T) {
+	e := newEnv(t)
+	pos := e.publish(t, "feed:cors", 2)
+	for _, path := range []string{historyPath("feed:cors", pos.Epoch, 0), historyPath("feed:cors", "old", 0)} {
+		a := e.get(t, path, "Origin", "https://app.example.com")
+		if got := a.header.Get("Access-Control-Allow-Origin"); got != "*" || a.header.Get("Access-Control-Allow-Credentials") != "" {
+			t.Errorf("GET %s: %d, Access-Control-Allow-Origin %q, want * without credentials", path, a.status, got)
+		}
+	}
+}
+
 func TestETagAnswers304(t *testing.T) {
 	e := newEnv(t)
 	pos := e.publish(t, "feed:etag", 7)
