@@ -87,31 +87,30 @@ func TestRecoverThroughHTTPHistory(t *testing.T) {
 	}
 }
 
-// Without history_http the client recovers over the connection only.
-func TestRecoverWithoutHTTPHistory(t *testing.T) {
-	s := newServer(t, hub.Config{})
-	_, again, _, pubs := recoverAfterMissing(t, s, "history:x", 20, 20)
-	if !again.Recovered {
-		t.Fatalf("resubscribed: %+v, want recovered", again)
-	}
-	wantNumbers(t, pubs, 0, 20)
-	if reads := s.historyReads(); len(reads) != 0 {
-		t.Fatalf("history reads %q, want none", reads)
-	}
-}
-
-// When GET /history/ fails, the subscribe recovers everything over the
+// Without history_http the client recovers over the connection only; when
+// GET /history/ fails, the subscribe recovers everything over the
 // connection: one failed read, no retry loop.
-func TestRecoverWhenHTTPHistoryFails(t *testing.T) {
-	s := newServer(t, hub.Config{})
-	s.historyDown.Store(true)
-	_, again, _, pubs := recoverAfterMissing(t, s, "feed:x", 120, 120)
-	if !again.Recovered {
-		t.Fatalf("resubscribed: %+v, want recovered", again)
-	}
-	wantNumbers(t, pubs, 0, 120)
-	if reads := s.historyReads(); len(reads) != 1 {
-		t.Fatalf("history reads %q, want one", reads)
+func TestRecoverOverTheConnection(t *testing.T) {
+	for _, c := range []struct {
+		name, channel string
+		down          bool
+		reads         int
+	}{
+		{"without history_http", "history:x", false, 0},
+		{"when GET /history/ fails", "feed:x", true, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := newServer(t, hub.Config{})
+			s.historyDown.Store(c.down)
+			_, again, _, pubs := recoverAfterMissing(t, s, c.channel, 120, 120)
+			if !again.Recovered {
+				t.Fatalf("resubscribed: %+v, want recovered", again)
+			}
+			wantNumbers(t, pubs, 0, 120)
+			if reads := s.historyReads(); len(reads) != c.reads {
+				t.Fatalf("history reads %q, want %d", reads, c.reads)
+			}
+		})
 	}
 }
 

@@ -59,16 +59,11 @@ export async function startRedis() {
   return { addr: `127.0.0.1:${port}`, close: () => d.close() };
 }
 
-/** startNodes starts n Herald nodes (--dev, plus config) with the Redis broker at redisAddr. */
-export async function startNodes(n, redisAddr, config = "") {
-  const yaml = `broker: redis\nredis:\n  address: [${redisAddr}]\n${config}`;
-  const nodes = [];
-  for (let i = 0; i < n; i++) {
-    const h = new Herald(await freePort(), yaml);
-    await h.start();
-    nodes.push(h);
-  }
-  return nodes;
+/** startNode starts a Herald node (--dev, plus config) with the Redis broker at redisAddr. */
+export async function startNode(redisAddr, config = "") {
+  const h = new Herald(await freePort(), `broker: redis\nredis:\n  address: [${redisAddr}]\n${config}`);
+  await h.start();
+  return h;
 }
 
 /**

@@ -9,8 +9,8 @@
 // same page stays on WebSocket.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { launchChromium, until } from "./harness.mjs";
-import { startNginx, startNodes, startRedis } from "./cluster.mjs";
+import { launchChromium, seen, until, waitSeen } from "./harness.mjs";
+import { startNginx, startNode, startRedis } from "./cluster.mjs";
 
 const channel = "chat:nginx";
 
@@ -38,7 +38,7 @@ before(async () => {
   // Each node by name, so that info tells which one holds the page.
   nodes = [];
   for (const name of ["node1", "node2"]) {
-    const [n] = await startNodes(1, redis.addr, `name: ${name}\nchannel:\n  history_size: 1000\n  history_ttl: 10m\n`);
+    const n = await startNode(redis.addr, `name: ${name}\nchannel:\n  history_size: 1000\n  history_ttl: 10m\n`);
     n.name = name;
     nodes.push(n);
     closers.push(() => n.kill());
@@ -50,17 +50,7 @@ after(async () => {
   for (const c of closers.reverse()) await c();
 });
 
-const seen = (p) => p.evaluate(() => window.seen);
-async function waitSeen(p, what, ok) {
-  let last;
-  try {
-    return await until(async () => ok((last = await seen(p))) && last, what);
-  } catch (err) {
-    throw new Error(`${err.message} (last seen: ${JSON.stringify(last)})`);
-  }
-}
-
-/** holder is the node with the page's connection, as info tells through the other node. */
+/** holder is the node holding the page's connection, as info tells. */
 async function holder() {
   const info = await until(async () => {
     const out = await nodes[0].api("info").catch(() => null);
