@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -114,7 +115,7 @@ func (r *benchResult) summary() benchJSON {
 		Series:             s.series,
 		benchCostJSON:      r.wire.summary(s.deliveries.Load()),
 		Params: benchParams{
-			URL: r.cfg.wsURL, Transport: r.cfg.transport, Conns: r.cfg.conns, Channels: r.cfg.channels, Rate: r.cfg.rate,
+			URL: cmp.Or(r.cfg.streamURL, r.cfg.wsURL), Transport: r.cfg.transport, Conns: r.cfg.conns, Channels: r.cfg.channels, Rate: r.cfg.rate,
 			Payload: r.cfg.payload, Ramp: r.cfg.ramp,
 			DurationSeconds: r.cfg.duration.Seconds(), TimeoutSeconds: r.cfg.timeout.Seconds(),
 		},
