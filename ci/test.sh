@@ -17,12 +17,12 @@ cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.."
 source ci/need.sh
 
 setup() {
-	need_apt nginx nginx # deploy/: Herald behind a real nginx
+	need_apt nginx nginx # deploy/ and clients/js/e2e: Herald behind a real nginx
 	need_apt node nodejs # clients/js: the TypeScript client's build and tests
 	need_apt npm npm
 	need_apt chromium chromium # clients/js/e2e: the demo in a real browser
 	need_npm clients/js
-	need_apt redis-server redis-server # redis/: the Redis broker against a real Redis
+	need_apt redis-server redis-server # redis/ and clients/js/e2e: the Redis broker against a real Redis
 	need_apt haproxy haproxy # deploy/: and behind a real HAProxy
 	need_apt systemd-analyze systemd # deploy/: the systemd unit verifies
 }

@@ -85,6 +85,15 @@ type Publication struct {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Pages are read by pages of other origins (an app at
+	// app.example.com, Herald at rt.example.com): without this the
+	// browser hides every answer and the client's catch-up always falls
+	// back to the connection. Safe for any origin: no answer depends on
+	// cookies, and a token in the Authorization header needs a preflight
+	// this handler does not grant, so only anonymous reads and signed
+	// URLs (token=), which anyone holding the URL can read anyway, cross
+	// origins. One value for all, so caches need no Vary: Origin.
+	w.Header().Set("Access-Control-Allow-Origin", "*")
 	channel := r.PathValue("channel")
 	q, bearer, err := parseQuery(r)
 	q.Limit = h.opts.PageSize

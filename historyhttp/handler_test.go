@@ -2,6 +2,9 @@ package historyhttp_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -161,6 +164,20 @@ func TestPagesAreImmutableBelowTheTopAndShortLivedAtIt(t *testing.T) {
 	}
 }
 
+// A page of another origin may read the pages (the TypeScript client's
+// fetch from app.example.com when Herald is at rt.example.com), and the
+// errors, with no credentials.
+func TestPagesAreReadableFromOtherOrigins(t *testing.T) {
+	e := newEnv(t)
+	pos := e.publish(t, "feed:cors", 2)
+	for _, path := range []string{historyPath("feed:cors", pos.Epoch, 0), historyPath("feed:cors", "old", 0)} {
+		a := e.get(t, path, "Origin", "https://app.example.com")
+		if got := a.header.Get("Access-Control-Allow-Origin"); got != "*" || a.header.Get("Access-Control-Allow-Credentials") != "" {
+			t.Errorf("GET %s: %d, Access-Control-Allow-Origin %q, want * without credentials", path, a.status, got)
+		}
+	}
+}
+
 func TestETagAnswers304(t *testing.T) {
 	e := newEnv(t)
 	pos := e.publish(t, "feed:etag", 7)
@@ -227,7 +244,8 @@ func TestRefusals(t *testing.T) {
 		{"invalid channel", "/history/feed:a%20b?epoch=e&since=0", nil, herald.ErrInvalidChannel},
 		{"not over http", historyPath("plain:r", pos.Epoch, 0), nil, herald.ErrNotAvailable},
 		{"users only, anonymous", historyPath("members:r", "e", 0), nil, herald.ErrPermissionDenied},
-		{"subscription tokens", historyPath("private:r", "e", 0), []string{"Authorization", "Bearer " + user}, herald.ErrPermissionDenied},
+		{"subscription tokens, none sent", historyPath("private:r", "e", 0), nil, herald.ErrPermissionDenied},
+		{"subscription tokens, a connection token sent", historyPath("private:r", "e", 0), []string{"Authorization", "Bearer " + user}, herald.ErrUnauthorized},
 		{"forged token", historyPath("members:r", "e", 0), []string{"Authorization", "Bearer x.y.z"}, herald.ErrUnauthorized},
 		{"not bearer", historyPath("members:r", "e", 0), []string{"Authorization", "Basic eDp5"}, herald.ErrUnauthorized},
 		{"token twice", historyPath("members:r", "e", 0) + "&token=" + user, []string{"Authorization", "Bearer " + user}, herald.ErrBadRequest},
@@ -268,4 +286,76 @@ func TestTokens(t *testing.T) {
 	if a := e.get(t, historyPath("feed:dm#42", p.Epoch, 0), "Authorization", "Bearer "+user); a.status != http.StatusOK {
 		t.Fatalf("own channel: %d %+v", a.status, a.page.Error)
 	}
+}
+
+// In a namespace whose subscribe access is token, the reader sends the
+// channel's subscription token, in the header or in the URL, and it is
+// checked as a subscribe checks it: signature, expiry, channel claim, and
+// its user against a user-limited channel.
+func TestSubscriptionTokens(t *testing.T) {
+	e := newEnv(t)
+	pos := e.publish(t, "private:s", 2)
+	dm := e.publish(t, "private:dm#42", 1)
+	mint := func(user, channel string) string {
+		t.Helper()
+		tok, err := auth.Mint(secret, auth.MintClaims{User: user, Channel: channel, TTL: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	path := historyPath("private:s", pos.Epoch, 0)
+	valid := mint("42", "private:s")
+	a := e.get(t, path, "Authorization", "Bearer "+valid)
+	if a.status != http.StatusOK || len(a.page.Publications) != 2 || a.header.Get("Cache-Control") != "private, max-age=1" {
+		t.Fatalf("valid, in the header: %d %+v %q", a.status, a.page, a.header.Get("Cache-Control"))
+	}
+	a = e.get(t, path+"&token="+valid)
+	if a.status != http.StatusOK || len(a.page.Publications) != 2 || a.header.Get("Cache-Control") != "public, max-age=1" {
+		t.Fatalf("valid, in the URL: %d %+v %q", a.status, a.page, a.header.Get("Cache-Control"))
+	}
+	if a := e.get(t, historyPath("private:dm#42", dm.Epoch, 0)+"&token="+mint("42", "private:dm#42")); a.status != http.StatusOK {
+		t.Fatalf("a user-limited channel, its user's token: %d %+v", a.status, a.page.Error)
+	}
+	for _, c := range []struct {
+		name, path, token string
+		code              herald.ErrorCode
+	}{
+		{"expired", path, expiredSubscriptionToken(t, "42", "private:s"), herald.ErrTokenExpired},
+		{"another channel's", path, mint("42", "private:other"), herald.ErrUnauthorized},
+		{"another user's, in a user-limited channel", historyPath("private:dm#42", dm.Epoch, 0), mint("7", "private:dm#42"), herald.ErrPermissionDenied},
+		{"forged", path, valid[:len(valid)-4] + "AAAA", herald.ErrUnauthorized},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for _, how := range []string{"header", "query"} {
+				var a answer
+				if how == "header" {
+					a = e.get(t, c.path, "Authorization", "Bearer "+c.token)
+				} else {
+					a = e.get(t, c.path+"&token="+url.QueryEscape(c.token))
+				}
+				if a.page.Error == nil || a.page.Error.Code != uint32(c.code) || a.status != c.code.HTTPStatus() || a.header.Get("Cache-Control") != "no-store" {
+					t.Fatalf("in the %s: %d %+v %q, want code %d", how, a.status, a.page.Error, a.header.Get("Cache-Control"), c.code)
+				}
+			}
+		})
+	}
+}
+
+// expiredSubscriptionToken signs, as a backend would, a subscription
+// token that expired a minute ago (auth.Mint makes only live ones).
+func expiredSubscriptionToken(t *testing.T, user, channel string) string {
+	t.Helper()
+	b64 := func(v any) string {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	head := b64(map[string]string{"alg": "HS256", "typ": "JWT"}) + "." +
+		b64(map[string]any{"sub": user, "channel": channel, "exp": time.Now().Add(-time.Minute).Unix()})
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(head))
+	return head + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }

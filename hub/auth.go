@@ -37,12 +37,19 @@ type SubscribeCheck struct {
 	Client, User, Channel string
 	// Token is the subscription token sent, if any.
 	Token string
+	// HTTPRead is a read of the channel's history over plain HTTP
+	// (Hub.HTTPHistory): no connection stands behind it, so Client and
+	// User are empty and the token's own user is the reader, named in
+	// the grant's User.
+	HTTPRead bool
 }
 
 // SubscribeGrant is a subscription allowed by a token or the backend.
 type SubscribeGrant struct {
 	Info      json.RawMessage
 	ExpiresAt time.Time // zero for never
+	// User is the token's user, for an HTTPRead.
+	User string
 }
 
 // PublishCheck asks the backend whether a client publication may go out.

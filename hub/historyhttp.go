@@ -10,7 +10,9 @@ import (
 // (package historyhttp): no connection stands behind it, so the token, if
 // any, is all there is to say who asks.
 type HTTPHistoryQuery struct {
-	// Token is a connection token; empty reads anonymously.
+	// Token is a connection token, or in a namespace whose subscribe
+	// access is token a subscription token for the channel; empty reads
+	// anonymously.
 	Token string
 	// Since is the position the page starts after; its epoch must be the
 	// stream's current one.
@@ -33,7 +35,11 @@ type HTTPHistoryPage struct {
 // checking what a subscribe would (the namespace's subscribe access, a
 // user-limited channel's users) and the namespace's history access. A
 // reader allowed to subscribe counts as a subscriber, since a subscribe
-// would have made it one. The namespace must have history_http on.
+// would have made it one. Where subscribing needs a subscription token,
+// the reader sends that token, checked as a subscribe checks it (its
+// channel, signature and expiry), and its user is the reader: an
+// application hands it out in a signed URL to someone it would let
+// subscribe. The namespace must have history_http on.
 func (h *Hub) HTTPHistory(ctx context.Context, channel string, q HTTPHistoryQuery) (HTTPHistoryPage, error) {
 	ns, err := h.historyNamespace(channel)
 	if err != nil {
@@ -45,18 +51,20 @@ func (h *Hub) HTTPHistory(ctx context.Context, channel string, q HTTPHistoryQuer
 	if q.Since.Epoch == "" {
 		return HTTPHistoryPage{}, herald.Errorf(herald.ErrBadRequest, "an epoch is required: take it from the subscribe reply or a publication")
 	}
-	user, err := h.httpReader(ctx, q.Token)
+	access := orDefault(ns.SubscribeAccess, herald.AccessAnyone)
+	var user string
+	if access == herald.AccessToken {
+		user, err = h.httpSubscriber(ctx, channel, q.Token)
+	} else {
+		user, err = h.httpReader(ctx, q.Token)
+	}
 	if err != nil {
 		return HTTPHistoryPage{}, err
 	}
 	if err := admitsUser(channel, user); err != nil {
 		return HTTPHistoryPage{}, err
 	}
-	switch orDefault(ns.SubscribeAccess, herald.AccessAnyone) {
-	case herald.AccessToken:
-		// A subscription token belongs to one connection's user and is
-		// checked against it; a plain GET has no connection to hold it.
-		return HTTPHistoryPage{}, herald.Errorf(herald.ErrPermissionDenied, "channel %q needs a subscription token, which history over HTTP does not take: recover over the connection", channel)
+	switch access {
 	case herald.AccessUser:
 		if user == "" {
 			return HTTPHistoryPage{}, herald.Errorf(herald.ErrPermissionDenied, "only authenticated users may read the history of %q: send a connection token", channel)
@@ -88,6 +96,22 @@ func (h *Hub) httpReader(ctx context.Context, token string) (string, error) {
 		return "", err
 	}
 	return id.User, nil
+}
+
+// httpSubscriber checks a subscription token for channel as a subscribe
+// does, and returns its user.
+func (h *Hub) httpSubscriber(ctx context.Context, channel, token string) (string, error) {
+	if token == "" {
+		return "", herald.Errorf(herald.ErrPermissionDenied, "channel %q needs a subscription token: send it as \"Authorization: Bearer <token>\" or in the token parameter", channel)
+	}
+	if h.cfg.Auth == nil {
+		return "", herald.Errorf(herald.ErrPermissionDenied, "channel %q needs a subscription token, and this server verifies none", channel)
+	}
+	g, err := h.cfg.Auth.Subscribe(ctx, SubscribeCheck{Channel: channel, Token: token, HTTPRead: true})
+	if err != nil {
+		return "", err
+	}
+	return g.User, nil
 }
 
 // openOverHTTP reports whether HTTPHistory serves channel to anonymous

@@ -257,6 +257,7 @@ func (h *Hub) Accept(t herald.Transport, info herald.ConnInfo) (herald.Session, 
 	s := newSession(h, t, info)
 	h.reg.addConn(s)
 	h.m.Connections.Inc()
+	h.m.Opened.WithLabelValues(info.Transport).Inc()
 	if h.draining.Load() {
 		// Shutdown began after the check above and may have missed s.
 		s.Disconnect(herald.DisconnectShutdown)

@@ -36,6 +36,7 @@ func TestGrafanaDashboard(t *testing.T) {
 	m.MessagesIn.WithLabelValues("websocket").Inc()
 	m.MessagesOut.WithLabelValues("websocket").Inc()
 	m.Handshakes.WithLabelValues("origin").Inc()
+	m.Opened.WithLabelValues("sse").Inc()
 	families, err := m.reg.Gather()
 	if err != nil {
 		t.Fatal(err)

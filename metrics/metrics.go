@@ -17,6 +17,7 @@ type Metrics struct {
 	reg *prometheus.Registry
 
 	Connections   prometheus.Gauge
+	Opened        *prometheus.CounterVec // connections accepted, by transport
 	Subscriptions prometheus.Gauge
 	Channels      prometheus.Gauge
 
@@ -49,6 +50,8 @@ func New() *Metrics {
 		reg: prometheus.NewRegistry(),
 		Connections: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "herald_connections", Help: "Open client connections."}),
+		Opened: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_connections_opened_total", Help: "Client connections accepted, by transport (websocket, sse, http_stream): with herald_disconnects_total, how many clients are on the HTTP fallbacks."}, []string{"transport"}),
 		Subscriptions: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "herald_subscriptions", Help: "Subscriptions of all connections."}),
 		Channels: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -92,7 +95,7 @@ func New() *Metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.Connections, m.Subscriptions, m.Channels,
+		m.Connections, m.Opened, m.Subscriptions, m.Channels,
 		m.MessagesIn, m.MessagesOut, m.BytesIn, m.BytesOut,
 		m.Disconnects, m.CommandErrors, m.Publications, m.PublishLatency,
 		m.QueueDrops, m.QueueDepth, m.Recoveries, m.Handshakes, m.APIRequests,

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/heraldrt/herald"
 	"github.com/heraldrt/herald/sse"
 )
@@ -24,6 +26,11 @@ func TestEmulationRoundTrip(t *testing.T) {
 			}
 			if r := s.next(); r["id"] != 1.0 || r["connect"] == nil {
 				t.Fatalf("connect reply %v", r)
+			}
+			// What an operator counts clients on the fallback by.
+			var d dto.Metric
+			if err := n.m.Opened.WithLabelValues(tr).Write(&d); err != nil || d.GetCounter().GetValue() != 1 {
+				t.Fatalf("herald_connections_opened_total{transport=%q} = %v (%v), want 1", tr, d.GetCounter().GetValue(), err)
 			}
 			body := `{"id":2,"subscribe":{"channel":"news"}}` + "\n" + `{"id":3,"publish":{"channel":"news","data":{"x":1}}}`
 			if st, out := post(t, n.URL, s.session, s.token, "application/json", body); st != http.StatusNoContent {

@@ -26,6 +26,12 @@
 // refresh the credentials before they expire, on the same connection
 // (SubscriptionOptions.GetToken does the same for private channels).
 //
+// Where the server serves a channel's history over plain HTTP (the
+// subscribe reply says history_http), a recovering subscription reads what
+// it missed from GET /history/{channel} first, through Options.HTTPClient,
+// where an HTTP cache or a CDN may answer instead of the server, and the
+// subscribe recovers only the rest; the events are the same either way.
+//
 // A context passed to a method bounds how long that call waits, never the
 // state it asked for: Connect and Subscribe that return ctx.Err() keep
 // trying in the background until Close or Unsubscribe.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/heraldrt/herald"
 	client "github.com/heraldrt/herald/clients/go"
+	"github.com/heraldrt/herald/historyhttp"
 	"github.com/heraldrt/herald/hub"
 	"github.com/heraldrt/herald/memory"
 	"github.com/heraldrt/herald/sse"
@@ -41,6 +42,9 @@ func namespaces() herald.Namespaces {
 			"history":  {HistorySize: 1000, HistoryTTL: time.Minute, AllowPublish: true},
 			"chat":     {Presence: true, JoinLeave: true, AllowPublish: true},
 			"readonly": {},
+			// History over HTTP (GET /history/), and a small one that trims.
+			"feed":  {HistorySize: 1000, HistoryTTL: time.Minute, HistoryHTTP: true},
+			"small": {HistorySize: 5, HistoryTTL: time.Minute, HistoryHTTP: true},
 		},
 	}
 }
@@ -59,6 +63,17 @@ type server struct {
 	// stripUpgrade makes every WebSocket handshake fail, as behind a
 	// proxy that strips Upgrade.
 	stripUpgrade atomic.Bool
+	// historyDown makes GET /history/ answer 503, as a cache in trouble.
+	historyDown atomic.Bool
+	hmu         sync.Mutex
+	historyURLs []string // every GET /history/ asked, across restarts
+}
+
+// historyReads returns the GET /history/ URLs asked so far (path and query).
+func (s *server) historyReads() []string {
+	s.hmu.Lock()
+	defer s.hmu.Unlock()
+	return append([]string(nil), s.historyURLs...)
 }
 
 // startServer starts a server on a port of its own. cfg.Namespaces
@@ -106,6 +121,17 @@ func (s *server) serve(ln net.Listener) error {
 	mux.Handle("/connection/sse", fb.SSE())
 	mux.Handle("/connection/http_stream", fb.HTTPStream())
 	mux.Handle("/connection/emulation", fb.Emulation())
+	hist := historyhttp.NewHandler(historyhttp.Options{Logger: quiet, Metrics: s.cfg.Metrics}, h)
+	mux.HandleFunc("GET /history/{channel}", func(w http.ResponseWriter, r *http.Request) {
+		s.hmu.Lock()
+		s.historyURLs = append(s.historyURLs, r.URL.RequestURI())
+		s.hmu.Unlock()
+		if s.historyDown.Load() {
+			http.Error(w, "down for the test", http.StatusServiceUnavailable)
+			return
+		}
+		hist.ServeHTTP(w, r)
+	})
 	mux.HandleFunc("/connection/websocket", func(w http.ResponseWriter, r *http.Request) {
 		s.dials.Add(1)
 		if s.stripUpgrade.Load() {

@@ -51,6 +51,7 @@ type Subscription struct {
 	wanted      bool   // subscribe again after every reconnect
 	gen         uint64 // bumped by every subscribe sent and every end: older replies are stale
 	recoverable bool
+	http        bool     // the last reply said history_http: recover through GET /history/ first
 	positioned  bool     // pos is a place in the channel's stream
 	pos         Position // the last publication handled (or the subscribe position)
 	err         error    // why the server refused the last subscribe
@@ -227,15 +228,18 @@ func (s *Subscription) end(code uint32, reason string, err error) {
 }
 
 // subscribeCommand returns the subscribe command, recovering from the
-// subscription's position when it has one, and the handler of its reply;
-// c.mu must be held.
-func (s *Subscription) subscribeCommand(token string) (*protocol.Command, replyHandler) {
+// subscription's position when it has one (after early, what GET
+// /history/ gave), and the handler of its reply; c.mu must be held.
+func (s *Subscription) subscribeCommand(token string, early []Publication) (*protocol.Command, replyHandler) {
 	s.gen++
 	gen := s.gen
 	req := &protocol.SubscribeRequest{Channel: s.channel, Token: token}
 	recovering := s.positioned && s.recoverable
 	if recovering {
 		req.Recover, req.Offset, req.Epoch = true, s.pos.Offset, s.pos.Epoch
+		if len(early) > 0 {
+			req.Offset = early[len(early)-1].Offset
+		}
 	}
 	cmd := &protocol.Command{ID: s.c.newID(), Subscribe: req}
 	return cmd, func(r *protocol.Reply, err error) {
@@ -245,12 +249,13 @@ func (s *Subscription) subscribeCommand(token string) (*protocol.Command, replyH
 			// Stale, or the connection ended: the next one subscribes again.
 			return
 		}
-		s.subscribed(r, recovering)
+		s.subscribed(r, recovering, early)
 	}
 }
 
-// subscribed handles a subscribe reply; c.mu must be held.
-func (s *Subscription) subscribed(r *protocol.Reply, recovering bool) {
+// subscribed handles a subscribe reply, and early, what GET /history/ gave
+// before it; c.mu must be held.
+func (s *Subscription) subscribed(r *protocol.Reply, recovering bool, early []Publication) {
 	c := s.c
 	if r.Error != nil {
 		e := replyError(r.Error)
@@ -269,7 +274,7 @@ func (s *Subscription) subscribed(r *protocol.Reply, recovering bool) {
 		res = &protocol.SubscribeResult{}
 	}
 	s.attempt = 0
-	s.recoverable = res.Recoverable
+	s.recoverable, s.http = res.Recoverable, res.HistoryHTTP
 	s.renew = renewal{}
 	if s.opts.GetToken != nil {
 		s.renew.schedule(c.subRnd, res.Expires, res.TTL, c.opts.second)
@@ -283,11 +288,22 @@ func (s *Subscription) subscribed(r *protocol.Reply, recovering bool) {
 		Offset:        res.Offset,
 		Epoch:         res.Epoch,
 	})
-	// The reply's publications come before any later push: they are
-	// handled here, on the reader, before it reads the next message.
+	// The pages read over HTTP, then the reply's publications, come
+	// before any later push: they are handled here, on the reader, before
+	// it reads the next message. Pages of another epoch are another
+	// history: the reply says not recovered.
+	last := s.pos.Offset
+	if s.positioned && res.Epoch == s.pos.Epoch {
+		for _, p := range early {
+			if p.Offset > last {
+				emit(c, s.opts.OnPublication, p)
+				last = p.Offset
+			}
+		}
+	}
 	for i := range res.Publications {
 		p := &res.Publications[i]
-		if s.positioned && p.Offset != 0 && p.Offset <= s.pos.Offset && res.Epoch == s.pos.Epoch {
+		if s.positioned && p.Offset != 0 && p.Offset <= last && res.Epoch == s.pos.Epoch {
 			continue // already handled: never deliver one twice
 		}
 		emit(c, s.opts.OnPublication, Publication{Channel: s.channel, Offset: p.Offset, Epoch: or(p.Epoch, res.Epoch), Data: p.Data})
@@ -380,30 +396,45 @@ func (c *Client) resubscribe(cn *conn) {
 // sendSubscribes sends a subscribe for each of subs on cn: together, so
 // that they share WebSocket messages, for those whose token is at hand,
 // and from a task of the connection for those that get theirs from
-// GetToken, which may block; c.mu must be held.
+// GetToken, which may block, or first read what they missed from GET
+// /history/; c.mu must be held.
 func (c *Client) sendSubscribes(cn *conn, subs []*Subscription) {
 	var cmds []*protocol.Command
 	var hs []replyHandler
 	for _, s := range subs {
-		if s.opts.GetToken == nil {
-			cmd, h := s.subscribeCommand(s.opts.Token)
+		// Where the last reply said history_http, what was missed may be
+		// read from an HTTP cache rather than replayed by the server.
+		var from *Position
+		if s.http && s.positioned && s.recoverable && s.pos.Epoch != "" {
+			from = &Position{Offset: s.pos.Offset, Epoch: s.pos.Epoch}
+		}
+		if s.opts.GetToken == nil && from == nil {
+			cmd, h := s.subscribeCommand(s.opts.Token, nil)
 			cmds = append(cmds, cmd)
 			hs = append(hs, h)
 			continue
 		}
 		s.gen++ // the reply to an earlier subscribe is stale from now on
 		gen := s.gen
-		cn.goTask(func(ctx context.Context) { c.subscribeWithToken(ctx, cn, s, gen) })
+		cn.goTask(func(ctx context.Context) { c.subscribeLater(ctx, cn, s, gen, from) })
 	}
 	if len(cmds) > 0 {
 		cn.send(cmds, hs)
 	}
 }
 
-// subscribeWithToken gets a token from the subscription's GetToken and
-// sends the subscribe, unless the subscription changed meanwhile (gen).
-func (c *Client) subscribeWithToken(ctx context.Context, cn *conn, s *Subscription, gen uint64) {
-	token, err := s.opts.GetToken(ctx, s.channel)
+// subscribeLater gets a token from the subscription's GetToken, if it has
+// one, reads the pages after from, if set, and sends the subscribe, unless
+// the subscription changed meanwhile (gen).
+func (c *Client) subscribeLater(ctx context.Context, cn *conn, s *Subscription, gen uint64, from *Position) {
+	token, err := s.opts.Token, error(nil)
+	if s.opts.GetToken != nil {
+		token, err = s.opts.GetToken(ctx, s.channel)
+	}
+	var early []Publication
+	if err == nil && from != nil {
+		early = c.catchUp(ctx, s.channel, *from)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if gen != s.gen || !s.wanted || s.state != Subscribing || ctx.Err() != nil {
@@ -413,7 +444,7 @@ func (c *Client) subscribeWithToken(ctx context.Context, cn *conn, s *Subscripti
 		s.retryLater(&TokenError{Channel: s.channel, Err: err})
 		return
 	}
-	cmd, h := s.subscribeCommand(token)
+	cmd, h := s.subscribeCommand(token, early)
 	cn.send([]*protocol.Command{cmd}, []replyHandler{h})
 }
 

@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	client "github.com/heraldrt/herald/clients/go"
 )
 
 var benchCommand = &command{
@@ -38,8 +40,16 @@ histogram with log buckets, exact to 3%); publications; deliveries against
 the expected number (each publication times the subscribers of its
 channel); errors by code (publish_http_STATUS for refused publications,
 disconnect_CODE for connections the server closed); and the server's
-resident memory, from URL/metrics. --json prints the summary as one JSON
+resident memory, from URL/metrics; and what the publishing cost: the bytes
+on the wire (every byte the connections sent and received on their
+sockets, from the first publication to the last delivery, per delivery)
+and the server's CPU time per delivery (process_cpu_seconds_total at
+URL/metrics). --json prints the summary as one JSON
 object; --report writes a self-contained HTML page with charts.
+
+--transport sse or http_stream opens the subscribers on an HTTP fallback
+(GET /connection/sse or /connection/http_stream, commands and pongs POSTed
+to /connection/emulation) instead of WebSocket, to compare their cost.
 
 URL is the server's base URL or the full .../connection/websocket endpoint;
 the API is at the same host unless --api says otherwise. The API key comes
@@ -78,6 +88,9 @@ const (
 // benchConfig is one run's parameters, checked.
 type benchConfig struct {
 	wsURL      string
+	transport  string // websocket, sse or http_stream
+	streamURL  string // the fallback's stream endpoint, when not websocket
+	wire       *benchWire
 	publishURL string
 	metricsURL string
 	apiKey     string
@@ -108,6 +121,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&cfg.report, "report", "", "write an HTML report with charts to `FILE.html`")
 	fs.BoolVar(&cfg.json, "json", false, "print the summary as one JSON object")
 	fs.DurationVar(&cfg.timeout, "timeout", 10*time.Second, "time allowed for each connect, subscribe and publish, and for the last deliveries after publishing")
+	transportFlag(fs, &cfg.transport)
 	allowRemote := fs.Bool("allow-remote", false, "allow a server that is not on loopback (see Limits above)")
 
 	if code, ok := parseCLIFlags(fs, args, benchUsage, stdout, stderr); !ok {
@@ -123,10 +137,19 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if msg := cfg.check(); msg != "" {
 		return usageError(stderr, fs, msg)
 	}
+	if msg := checkTransport(cfg.transport); msg != "" {
+		return usageError(stderr, fs, msg)
+	}
 	var err error
 	if cfg.wsURL, err = websocketURL(target); err != nil {
 		return usageError(stderr, fs, err.Error())
 	}
+	if cfg.transport != client.TransportWebSocket {
+		if cfg.streamURL, err = client.StreamURL(cfg.wsURL, cfg.transport); err != nil {
+			return usageError(stderr, fs, err.Error())
+		}
+	}
+	cfg.wire = newBenchWire(cfg.conns)
 	base := *api
 	if base == "" {
 		base = benchAPIBase(cfg.wsURL)

@@ -14,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/heraldrt/herald"
+	client "github.com/heraldrt/herald/clients/go"
 	"github.com/heraldrt/herald/protocol"
 )
 
@@ -23,7 +24,7 @@ import (
 // it spends is taken from the server. A benchConn has one goroutine, reads
 // into a reused buffer and finds the publication's send time in the bytes.
 type benchConn struct {
-	conn  *websocket.Conn
+	conn  cliConn // a *websocket.Conn, or an HTTP fallback stream
 	stats *benchStats
 	// closing is set before the run closes the connection, so that the
 	// close is not counted as a disconnect.
@@ -39,11 +40,10 @@ func dialBench(ctx context.Context, cfg benchConfig, channel string, stats *benc
 	start := time.Now()
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	conn, resp, err := websocket.Dial(dctx, cfg.wsURL, &websocket.DialOptions{Subprotocols: []string{"herald.json"}})
+	conn, err := dialBenchConn(dctx, cfg)
 	if err != nil {
-		return nil, &benchStepError{key: "connect_failed", err: describeDialError(dctx, err, resp)}
+		return nil, err
 	}
-	conn.SetReadLimit(cliReadLimit)
 	c := &benchConn{conn: conn, stats: stats}
 	connect, _ := json.Marshal(&protocol.Command{ID: 1, Connect: &protocol.ConnectRequest{Name: "herald-bench", Version: version, Token: cfg.token}})
 	if err := c.call(dctx, string(connect), "connect"); err != nil {
@@ -61,6 +61,24 @@ func dialBench(ctx context.Context, cfg benchConfig, channel string, stats *benc
 	}
 	stats.subscribe.record(time.Since(start))
 	return c, nil
+}
+
+// dialBenchConn opens the connection over cfg.transport, through
+// cfg.wire, which counts its bytes.
+func dialBenchConn(ctx context.Context, cfg benchConfig) (cliConn, error) {
+	if cfg.transport != client.TransportWebSocket {
+		st, err := client.DialStream(ctx, cfg.wire.client, nil, cfg.streamURL, cfg.transport)
+		if err != nil {
+			return nil, &benchStepError{key: "connect_failed", err: err}
+		}
+		return cliStream{st}, nil
+	}
+	conn, resp, err := websocket.Dial(ctx, cfg.wsURL, &websocket.DialOptions{Subprotocols: []string{"herald.json"}, HTTPClient: cfg.wire.client})
+	if err != nil {
+		return nil, &benchStepError{key: "connect_failed", err: describeDialError(ctx, err, resp)}
+	}
+	conn.SetReadLimit(cliReadLimit)
+	return conn, nil
 }
 
 // benchStepError is a failure to connect or subscribe, with the key it is
@@ -115,11 +133,21 @@ func (c *benchConn) call(ctx context.Context, cmd, step string) error {
 // read counts and times every publication until the connection ends, and
 // answers the server's pings.
 func (c *benchConn) read() {
+	ws, _ := c.conn.(*websocket.Conn)
 	for {
-		_, r, err := c.conn.Reader(context.Background())
-		if err == nil {
-			c.buf.Reset()
-			_, err = c.buf.ReadFrom(r)
+		var err error
+		c.buf.Reset()
+		if ws != nil {
+			// Into the reused buffer: no allocation per message.
+			var r io.Reader
+			if _, r, err = ws.Reader(context.Background()); err == nil {
+				_, err = c.buf.ReadFrom(r)
+			}
+		} else {
+			var frame []byte
+			if _, frame, err = c.conn.Read(context.Background()); err == nil {
+				c.buf.Write(frame)
+			}
 		}
 		if err != nil {
 			c.ended(err)

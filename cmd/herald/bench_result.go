@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ type benchResult struct {
 	ServerRSSBefore    *int64 // before the first connection
 	ServerRSSConnected *int64 // with every connection open, before publishing
 	ServerRSS          *int64 // after publishing, connections still open
+	wire               benchCost
 	// Aborted says why the run stopped early, or is "".
 	Aborted string
 }
@@ -58,11 +60,14 @@ type benchJSON struct {
 	Aborted               string            `json:"aborted,omitempty"`
 	Params                benchParams       `json:"params"`
 	Series                []benchSecond     `json:"series"`
+	// The cost of the publishing, flattened in: wire_bytes_..., server_cpu_...
+	benchCostJSON
 }
 
 // benchParams echoes the flags, so that a saved result says what it measured.
 type benchParams struct {
 	URL             string  `json:"url"`
+	Transport       string  `json:"transport"`
 	Conns           int     `json:"conns"`
 	Channels        int     `json:"channels"`
 	Rate            float64 `json:"rate"`
@@ -108,8 +113,9 @@ func (r *benchResult) summary() benchJSON {
 		ConnectSeconds:     r.ConnectSeconds,
 		Aborted:            r.Aborted,
 		Series:             s.series,
+		benchCostJSON:      r.wire.summary(s.deliveries.Load()),
 		Params: benchParams{
-			URL: r.cfg.wsURL, Conns: r.cfg.conns, Channels: r.cfg.channels, Rate: r.cfg.rate,
+			URL: cmp.Or(r.cfg.streamURL, r.cfg.wsURL), Transport: r.cfg.transport, Conns: r.cfg.conns, Channels: r.cfg.channels, Rate: r.cfg.rate,
 			Payload: r.cfg.payload, Ramp: r.cfg.ramp,
 			DurationSeconds: r.cfg.duration.Seconds(), TimeoutSeconds: r.cfg.timeout.Seconds(),
 		},
@@ -210,6 +216,9 @@ func (s benchJSON) rows() [][2]string {
 		{"errors", fmt.Sprint(s.Errors)},
 		{"server RSS", fmt.Sprintf("%s (before connecting %s, connected and idle %s)", benchBytesText(s.ServerRSS), benchBytesText(s.ServerRSSBefore), benchBytesText(s.ServerRSSConnected))},
 	}
+	if s.Publications > 0 {
+		rows = append(rows, s.benchCostJSON.rows()...)
+	}
 	if s.Aborted != "" {
 		rows = append(rows, [2]string{"stopped early", s.Aborted})
 	}
@@ -218,8 +227,8 @@ func (s benchJSON) rows() [][2]string {
 
 func (r *benchResult) writeText(w io.Writer) {
 	s := r.summary()
-	fmt.Fprintf(w, "herald bench %s: %d connections over %d channels, %g publications/s of %d bytes of padding for %s\n\n",
-		s.Params.URL, s.Params.Conns, s.Params.Channels, s.Params.Rate, s.Params.Payload, r.cfg.duration)
+	fmt.Fprintf(w, "herald bench %s over %s: %d connections over %d channels, %g publications/s of %d bytes of padding for %s\n\n",
+		s.Params.URL, s.Params.Transport, s.Params.Conns, s.Params.Channels, s.Params.Rate, s.Params.Payload, r.cfg.duration)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, row := range s.rows() {
 		fmt.Fprintf(tw, "%s\t%s\n", row[0], row[1])

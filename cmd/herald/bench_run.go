@@ -1,16 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,6 +69,7 @@ func runBenchLoad(ctx context.Context, cfg benchConfig, stderr io.Writer) (*benc
 
 	if res.Aborted == "" && ctx.Err() == nil {
 		smp.setPhase("publishing")
+		res.wire.start(ctx, cfg)
 		res.publishStart = time.Now()
 		pub := newBenchPublisher(cfg.publishURL, cfg.apiKey, channels, subs, cfg.rate, cfg.payload, cfg.timeout, stats)
 		pub.run(ctx, cfg.duration)
@@ -83,6 +80,7 @@ func runBenchLoad(ctx context.Context, cfg benchConfig, stderr io.Writer) (*benc
 
 		smp.setPhase("draining")
 		benchDrain(ctx, stats, cfg.timeout)
+		res.wire.end(ctx, cfg)
 		if rss := benchServerRSS(ctx, cfg.metricsURL); rss != nil {
 			res.ServerRSS = rss
 		}
@@ -180,34 +178,12 @@ func benchCloseAll(conns []*benchConn) {
 }
 
 // benchServerRSS reads process_resident_memory_bytes from the server's
-// /metrics; nil when there is none (a server without metrics, or a proxy
-// that does not pass them).
+// /metrics; nil when there is none.
 func benchServerRSS(ctx context.Context, metricsURL string) *int64 {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
-	if err != nil {
+	f, ok := benchServerMetric(ctx, metricsURL, "process_resident_memory_bytes")
+	if !ok {
 		return nil
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil
-	}
-	sc := bufio.NewScanner(io.LimitReader(resp.Body, 4<<20))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "process_resident_memory_bytes "); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err != nil {
-				return nil
-			}
-			n := int64(f)
-			return &n
-		}
-	}
-	return nil
+	n := int64(f)
+	return &n
 }

@@ -91,6 +91,45 @@ func TestBenchTinyRun(t *testing.T) {
 	}
 }
 
+// TestBenchTransports runs the same tiny load over each transport: every
+// publication reaches every subscriber, and the cost is measured (the
+// bytes on the wire hold at least every delivery's padding).
+func TestBenchTransports(t *testing.T) {
+	t.Parallel()
+	base, _ := startServer(t)
+	for _, transport := range []string{"websocket", "sse", "http_stream"} {
+		stdout, stderr, code := runHerald(t, []string{"HERALD_API_KEY=" + testAPIKey}, "",
+			"bench", "--transport", transport, "--conns", "4", "--rate", "40", "--payload", "100", "--duration", "500ms", "--json", base)
+		if code != 0 {
+			t.Fatalf("herald bench --transport %s: exit %d, want 0\nstdout:\n%s\nstderr:\n%s", transport, code, stdout, stderr)
+		}
+		var out struct {
+			benchOutput
+			Params struct {
+				Transport string `json:"transport"`
+			} `json:"params"`
+			WireReceived     int64    `json:"wire_bytes_received"`
+			WirePerDelivery  float64  `json:"wire_bytes_received_per_delivery"`
+			ServerCPUSeconds *float64 `json:"server_cpu_seconds"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+			t.Fatalf("herald bench --transport %s printed %q: %v", transport, stdout, err)
+		}
+		if out.Params.Transport != transport {
+			t.Errorf("%s: params.transport %q", transport, out.Params.Transport)
+		}
+		if out.Deliveries != 4*20 || out.Deliveries != out.ExpectedDeliveries || out.Errors != 0 {
+			t.Errorf("%s: deliveries %d of %d expected, errors %v, want 80 of 80 and none", transport, out.Deliveries, out.ExpectedDeliveries, out.ErrorsByCode)
+		}
+		if out.WireReceived < out.Deliveries*100 || out.WirePerDelivery < 100 {
+			t.Errorf("%s: %d bytes received on the wire (%.1f per delivery) for %d deliveries of 100 bytes of padding", transport, out.WireReceived, out.WirePerDelivery, out.Deliveries)
+		}
+		if out.ServerCPUSeconds == nil {
+			t.Errorf("%s: no server_cpu_seconds, want the server's process_cpu_seconds_total", transport)
+		}
+	}
+}
+
 func TestBenchWrongAPIKey(t *testing.T) {
 	t.Parallel()
 	base, _ := startServer(t)
@@ -171,6 +210,7 @@ func TestBenchUsage(t *testing.T) {
 		{[]string{"--api-key", "k", "127.0.0.1:8000"}, "no scheme"},
 		{[]string{"--api-key", "k", "http://192.0.2.1:8000"}, "--allow-remote"},
 		{[]string{"--api-key", "k", "--api", "http://192.0.2.1:8000", url}, "--allow-remote"},
+		{[]string{"--api-key", "k", "--transport", "long_polling", url}, "--transport \"long_polling\""},
 		{[]string{url}, "no API key"},
 	} {
 		_, stderr, code := runHerald(t, nil, "", append([]string{"bench"}, tc.args...)...)

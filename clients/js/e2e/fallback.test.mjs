@@ -3,11 +3,11 @@
 // proxy that refuses every Upgrade connects, subscribes, publishes and
 // receives on the fallback transport, and comes back after the server is
 // killed and started again; through the same proxy passing the upgrade the
-// page stays on WebSocket. One node and a Node proxy: the two-node nginx
-// version of this test is not built yet.
+// page stays on WebSocket. One node and a Node proxy; fallback-nginx.test.mjs
+// is the same behind nginx, over two nodes and Redis.
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
-import { serverAndBrowser, until } from "./harness.mjs";
+import { seen, serverAndBrowser, waitSeen } from "./harness.mjs";
 import { noUpgradeProxy } from "../test/lib/proxy.mjs";
 
 const env = serverAndBrowser();
@@ -33,15 +33,6 @@ after(async () => {
 });
 
 
-const seen = (p) => p.evaluate(() => window.seen);
-async function waitSeen(p, what, ok) {
-  let last;
-  try {
-    return await until(async () => ok((last = await seen(p))) && last, what);
-  } catch (err) {
-    throw new Error(`${err.message} (last seen: ${JSON.stringify(last)})`);
-  }
-}
 
 test("behind a proxy that refuses the upgrade the page runs on sse, and comes back on a fallback after the server is killed", async (t) => {
   const px = await noUpgradeProxy(env.herald.base, { "/fallback.html": page });

@@ -85,6 +85,19 @@ export function serverAndBrowser(config) {
   return env;
 }
 
+/** seen reads window.seen, where a test page records what its client did. */
+export const seen = (page) => page.evaluate(() => window.seen);
+
+/** waitSeen polls a test page's window.seen until ok(seen), and returns it. */
+export async function waitSeen(page, what, ok) {
+  let last;
+  try {
+    return await until(async () => ok((last = await seen(page))) && last, what);
+  } catch (err) {
+    throw new Error(`${err.message} (last seen: ${JSON.stringify(last)})`);
+  }
+}
+
 /** has(text) is a test of a list of strings: one of them contains text. */
 export const has = (text) => (list) => list.some((m) => m.includes(text));
 
