@@ -14,7 +14,7 @@ import { after, before, test } from "node:test";
 import WebSocket from "ws";
 import { hs256, startHerald } from "../test/lib/herald.mjs";
 import { launchChromium, until } from "./harness.mjs";
-import { startRedis } from "./redis.mjs";
+import { startRedis } from "./cluster.mjs";
 
 const adminSecret = "e2e-admin-secret";
 const hmacSecret = "e2e-admin-hmac-secret-0123456789abcdef";
@@ -40,7 +40,7 @@ after(async () => {
   for (const ws of sockets) ws.terminate();
   await browser?.close();
   await Promise.all([a?.kill(), b?.kill()]);
-  await redis?.stop();
+  await redis?.close();
 });
 
 /** client connects to node as user and subscribes to channels, answering pings as a client does. */
