@@ -163,6 +163,10 @@ func TestCalls(t *testing.T) {
 		t.Fatalf("presence stats: %+v %v", st, err)
 	}
 
+	if err := c.Ping(ctx); err != nil {
+		t.Fatalf("ping: %v", err)
+	}
+
 	out, err := c.RPC(ctx, "echo", json.RawMessage(`{"x":[1,2]}`))
 	if err != nil || string(out) != `{"x":[1,2]}` {
 		t.Fatalf("rpc: %s %v", out, err)

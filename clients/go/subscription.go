@@ -276,21 +276,26 @@ func (s *Subscription) subscribed(r *protocol.Reply, recovering bool) {
 		c.wake()
 	}
 	s.setState(Subscribed)
-	emit(c, s.opts.OnSubscribed, SubscribedEvent{
-		Recoverable:   res.Recoverable,
-		WasRecovering: recovering,
-		Recovered:     recovering && res.Recovered,
-		Offset:        res.Offset,
-		Epoch:         res.Epoch,
-	})
 	// The reply's publications come before any later push: they are
 	// handled here, on the reader, before it reads the next message.
+	pubs := make([]Publication, 0, len(res.Publications))
 	for i := range res.Publications {
 		p := &res.Publications[i]
 		if s.positioned && p.Offset != 0 && p.Offset <= s.pos.Offset && res.Epoch == s.pos.Epoch {
 			continue // already handled: never deliver one twice
 		}
-		emit(c, s.opts.OnPublication, Publication{Channel: s.channel, Offset: p.Offset, Epoch: or(p.Epoch, res.Epoch), Data: p.Data})
+		pubs = append(pubs, Publication{Channel: s.channel, Offset: p.Offset, Epoch: or(p.Epoch, res.Epoch), Data: p.Data})
+	}
+	emit(c, s.opts.OnSubscribed, SubscribedEvent{
+		Recoverable:   res.Recoverable,
+		WasRecovering: recovering,
+		Recovered:     recovering && res.Recovered,
+		Publications:  len(pubs),
+		Offset:        res.Offset,
+		Epoch:         res.Epoch,
+	})
+	for _, p := range pubs {
+		emit(c, s.opts.OnPublication, p)
 	}
 	s.positioned = res.Recoverable
 	s.pos = Position{Offset: res.Offset, Epoch: res.Epoch}
