@@ -398,12 +398,7 @@ func TestSubSince(t *testing.T) {
 	checkPubLines(t, beyond.stdout.lines(), []pubLine{live})
 
 	for _, p := range []*process{all, fromSecond, beyond} {
-		if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
-			t.Fatal(err)
-		}
-		if code := p.wait(t); code != 0 {
-			t.Fatalf("herald %s exited %d on interrupt, want 0\nstderr:\n%s", strings.Join(p.cmd.Args[1:], " "), code, p.stderr)
-		}
+		interrupt(t, p)
 	}
 }
 
