@@ -172,3 +172,26 @@ func apiPost(t *testing.T, base, method, body string, out any) {
 		}
 	}
 }
+
+// TestTraceThroughRestart: the node under a running `herald trace` is
+// killed and started again; trace says the stream ended, follows it again
+// and prints the new node's trace_started. A wrong secret still ends it.
+func TestTraceThroughRestart(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	env := []string{"HERALD_ADMIN_SECRET=" + testAdminSecret, "HERALD_NAME=node-r"}
+	server := serveAt(t, addr, env)
+	tr := startHerald(t, []string{"HERALD_ADMIN_SECRET=" + testAdminSecret}, "trace", "http://"+addr, "--user", "alice")
+	tr.waitFor(t, tr.stdout, "the trace to start", hasAll("node-r event trace_started"))
+
+	server.kill(t)
+	tr.waitFor(t, tr.stderr, "the end of the stream", hasAll("; reconnecting\n"))
+	serveAt(t, addr, env)
+	tr.waitFor(t, tr.stdout, "the trace to start again", func(s string) bool { return strings.Count(s, "node-r event trace_started") == 2 })
+	interrupt(t, tr)
+
+	_, stderr, code := runHerald(t, []string{"HERALD_ADMIN_SECRET=wrong"}, "", "trace", "http://"+addr, "--user", "alice")
+	if code != 1 || !strings.Contains(stderr, "herald trace: 40") {
+		t.Fatalf("herald trace with a wrong secret: exit %d, want 1 with the HTTP status\nstderr:\n%s", code, stderr)
+	}
+}
