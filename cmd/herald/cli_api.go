@@ -54,7 +54,8 @@ func apiCall(ctx context.Context, endpoint, key string, body, out any, timeout t
 	req.Header.Set("Authorization", "apikey "+key)
 	req.Header.Set("User-Agent", "herald-cli/"+version)
 	client := &http.Client{
-		// As in pub: a redirect would resend the key or turn POST into GET.
+		// A redirect would resend the key to another host or turn the POST
+		// into a GET (301, 302); better to show where it points.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	resp, err := client.Do(req)
