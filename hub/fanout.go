@@ -21,6 +21,7 @@ type delivery struct {
 	channel string
 	pub     herald.Publication
 	encode  func() []byte // a join or leave push; nil for a publication
+	seq     uint64        // its place in the shard's sequence, from 1
 }
 
 // sequence holds the deliveries of the channels of one registry shard, in
@@ -33,6 +34,11 @@ type sequence struct {
 	items   []delivery
 	spare   []delivery
 	running bool // on the run queue or being drained
+	shard   int  // the registry shard whose channels it holds
+	// added is the seq of the last delivery added (written under mu),
+	// done that of the last one fanned out: while added > done, some are
+	// in flight, and a subscriber registered then must not get them.
+	added, done atomic.Uint64
 }
 
 // fanouts is the hub's bounded set of fan-out workers and the per-shard
@@ -54,6 +60,7 @@ func (f *fanouts) init() {
 	f.run.init()
 	for i := range f.seqs {
 		f.seqs[i].room.L = &f.seqs[i].mu
+		f.seqs[i].shard = i
 	}
 }
 
@@ -76,6 +83,7 @@ func (f *fanouts) add(i int, d delivery) {
 		sq.mu.Unlock()
 		return // the hub is closed: nobody is left to deliver to
 	}
+	d.seq = sq.added.Add(1)
 	sq.items = append(sq.items, d)
 	start := !sq.running
 	sq.running = true
@@ -132,6 +140,10 @@ func (h *Hub) drain(sq *sequence, caught []caughtUp) []caughtUp {
 	for i := range items {
 		caught = h.deliver(&items[i], caught[:0])
 	}
+	if n := len(items); n > 0 {
+		sq.done.Store(items[n-1].seq)
+		h.reg.subs[sq.shard].passed(items[n-1].seq)
+	}
 	clear(items)
 
 	sq.mu.Lock()
@@ -171,9 +183,11 @@ func (h *Hub) deliver(d *delivery, caught []caughtUp) []caughtUp {
 		msg = protocol.AppendPub(make([]byte, 0, len(d.channel)+len(pub.Data)+64), d.channel, pub.Offset, pub.Epoch, pub.Data)
 	}
 	origin := d.pub.Origin
+	late := sh.njoined.Load() > 0
 	for s, sub := range subs {
 		switch {
 		case origin != "" && s.id == origin:
+		case late && sh.joinedAfter(s, d):
 		case sub == nil:
 			s.q.push(msg)
 		case sub.deliver(s, d.pub.Offset, d.pub.Epoch, msg):

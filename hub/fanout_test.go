@@ -269,3 +269,40 @@ func (nopHandler) HandlePublication(string, herald.Publication) {}
 func (nopHandler) HandleJoin(string, herald.ClientInfo)         {}
 func (nopHandler) HandleLeave(string, herald.ClientInfo)        {}
 func (nopHandler) HandleControl([]byte)                         {}
+
+// In a channel without history, a publication still in flight in the
+// fan-out when a subscription registers (its publish answered already) is
+// not the subscription's: only what is published after the subscribe
+// reaches it. The worker is held off the sequence as if busy with it.
+func TestInFlightPublicationMissesLaterSubscriber(t *testing.T) {
+	h := newTestHub(t, Config{})
+	sq := &h.fan.seqs[h.reg.subIndex("c")]
+	sq.mu.Lock()
+	sq.running = true // a worker has it: what is added waits
+	sq.mu.Unlock()
+	early := &recordingTransport{}
+	es, _ := h.Accept(early, herald.ConnInfo{})
+	es.HandleFrame([]byte(`{"id":1,"connect":{}}` + "\n" + `{"id":2,"subscribe":{"channel":"c"}}`))
+	eventually(t, "the early subscribe reply", func() bool { m, _ := early.written(); return len(m) == 2 })
+
+	h.HandlePublication("c", herald.Publication{Data: []byte(`1`)})
+	late := &recordingTransport{}
+	ls, _ := h.Accept(late, herald.ConnInfo{})
+	ls.HandleFrame([]byte(`{"id":1,"connect":{}}` + "\n" + `{"id":2,"subscribe":{"channel":"c"}}`))
+	eventually(t, "the late subscribe reply", func() bool { m, _ := late.written(); return len(m) == 2 })
+	h.fan.run.put(sq) // the worker comes back to the sequence
+	h.HandlePublication("c", herald.Publication{Data: []byte(`2`)})
+
+	eventually(t, "both publications at the early subscriber", func() bool { return len(decoded(t, early)) == 4 })
+	eventually(t, "publication 2 at the late subscriber", func() bool { return len(decoded(t, late)) >= 3 })
+	got := decoded(t, late)
+	if len(got) != 3 || got[2]["pub"].(map[string]any)["data"] != float64(2) {
+		t.Fatalf("late subscriber got %v, want its replies then publication 2 only", got)
+	}
+	sh := h.reg.subShard("c")
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	if len(sh.joined) != 0 || sh.njoined.Load() != 0 {
+		t.Fatalf("%d marks left once the fan-out passed them", len(sh.joined))
+	}
+}

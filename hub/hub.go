@@ -79,8 +79,9 @@ type Config struct {
 	// request that asks them all (the API's channels). Default 2s.
 	SurveyTimeout time.Duration
 	// TimelineSize is how many events each connection's timeline keeps
-	// (timeline.go); older ones are dropped. About 100 bytes each, only
-	// as they happen. Default 32.
+	// (timeline.go); older ones are dropped, but for the handshake, which
+	// stays first. About 50 bytes each, texts shared, only as they
+	// happen. Default 32.
 	TimelineSize int
 	// TimelineKeep is how many closed connections' timelines the node
 	// keeps for the admin API. Default 1000.
@@ -186,6 +187,7 @@ type Hub struct {
 	writers     writers
 	fan         fanouts
 	gone        closedTimelines  // the timelines of connections that closed
+	texts       textCache        // timeline texts, one copy each
 	tr          traces           // live traces (trace.go)
 	taps        taps             // channels' live taps (tap.go)
 	disconnects disconnectSeries // disconnects by minute and code (disconnects.go)

@@ -72,11 +72,15 @@ func (q *queue) write(w *writer) {
 	depth := q.bytes
 	q.msgs, q.spare, q.bytes = q.spare[:0], nil, 0
 	q.mu.Unlock()
-	q.s.hub.m.QueueDepth.Observe(float64(depth))
+	// Sampled: the histogram's shape is the same, and the writers do not
+	// all bump its shared counters on every write.
+	if w.n++; w.n%queueDepthSample == 0 {
+		q.s.hub.m.QueueDepth.Observe(float64(depth))
+	}
 
-	w.writes.Add(1)
+	q.s.hub.writers.begin(w)
 	err := q.s.t.Write(batch)
-	w.writes.Add(1)
+	q.s.hub.writers.end(w)
 	clear(batch)
 
 	q.mu.Lock()

@@ -3,6 +3,7 @@ package hub
 import (
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 )
 
 // shards is the number of independent locks for channels and for
@@ -15,6 +16,56 @@ type subShard struct {
 	mu       sync.RWMutex
 	channels map[string]map[*Session]*subscription
 	taps     map[string]map[*tap]struct{} // the channels' live taps (tap.go)
+	// joined marks the subscribers of channels without history registered
+	// while deliveries of the shard's sequence were in flight: the seq of
+	// the last delivery queued then. Those up to it were published before
+	// the subscribe (their publish may have been answered already) and
+	// are not theirs. An entry goes once the fan-out has passed its mark,
+	// so the map is empty but in that moment, and njoined (its size, read
+	// without the lock) spares every other delivery a look-up.
+	joined  map[joinKey]uint64
+	njoined atomic.Int32
+}
+
+type joinKey struct {
+	s       *Session
+	channel string
+}
+
+// markJoined records, with mu held for writing, that s subscribes to
+// channel while the deliveries of seq up to added are in flight.
+func (sh *subShard) markJoined(s *Session, channel string, sq *sequence) {
+	added := sq.added.Load()
+	if added <= sq.done.Load() {
+		return // nothing in flight: the usual case costs two loads
+	}
+	if sh.joined == nil {
+		sh.joined = make(map[joinKey]uint64)
+	}
+	sh.joined[joinKey{s, channel}] = added
+	sh.njoined.Store(int32(len(sh.joined)))
+}
+
+// joinedAfter reports whether s subscribed to d's channel after d was
+// queued; mu is held for reading.
+func (sh *subShard) joinedAfter(s *Session, d *delivery) bool {
+	mark, ok := sh.joined[joinKey{s, d.channel}]
+	return ok && d.seq <= mark
+}
+
+// passed forgets the marks the fan-out has passed (seq and before).
+func (sh *subShard) passed(seq uint64) {
+	if sh.njoined.Load() == 0 {
+		return
+	}
+	sh.mu.Lock()
+	for k, mark := range sh.joined {
+		if mark <= seq {
+			delete(sh.joined, k)
+		}
+	}
+	sh.njoined.Store(int32(len(sh.joined)))
+	sh.mu.Unlock()
 }
 
 // idShard finds a session by its client id: one session per id, so no

@@ -64,11 +64,14 @@ type Session struct {
 var _ herald.Session = (*Session)(nil)
 
 func newSession(h *Hub, t herald.Transport, info herald.ConnInfo) *Session {
+	// Browsers of one app send a few user agents and origins: each is kept
+	// once, not once per connection.
+	info.UserAgent, info.Origin = h.texts.intern(info.UserAgent), h.texts.intern(info.Origin)
 	s := &Session{hub: h, t: t, info: info, seq: h.seq.Add(1), created: time.Now().UnixNano()}
 	s.q = queue{limit: h.cfg.QueueSize, s: s}
-	// The handshake's text is written when the timeline is read
-	// (describe): idle connections are the many, timelines read the few.
-	s.event(Event{Kind: "handshake"})
+	// The timeline's first event, the handshake, is made when the
+	// timeline is read (describe) from created and info: idle
+	// connections are the many, timelines read the few.
 	return s
 }
 

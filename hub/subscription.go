@@ -132,6 +132,11 @@ func (h *Hub) register(ctx context.Context, s *Session, channel string, sub *sub
 		h.m.Channels.Inc()
 	}
 	subs[s] = sub
+	if sub == nil {
+		// Without history there are no offsets to tell a publication in
+		// flight from a later one; its place in the sequence does.
+		sh.markJoined(s, channel, &h.fan.seqs[h.reg.subIndex(channel)])
+	}
 	h.m.Subscriptions.Inc()
 	if reply != nil {
 		s.q.push(reply)

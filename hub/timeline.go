@@ -10,11 +10,12 @@ import (
 )
 
 // A connection's timeline answers "why did it drop, and what did it see":
-// each session keeps its last TimelineSize events in a ring, and when it
-// closes the hub keeps a snapshot of it (closedTimelines) for
-// TimelineKeepFor, up to TimelineKeep of them. Events are rare (the
-// handshake, connect, subscribes, refreshes, the end), never one per
-// message, so recording costs nothing on the paths that carry traffic.
+// each session keeps its handshake (made from the session when read) and
+// its last TimelineSize-1 other events in a ring, and when it closes the
+// hub keeps a snapshot of it (closedTimelines) for TimelineKeepFor, up to
+// TimelineKeep of them. Events are rare (connect, subscribes, refreshes,
+// the end), never one per message, so recording costs nothing on the
+// paths that carry traffic.
 
 // Event is one entry of a connection's timeline.
 type Event struct {
@@ -36,6 +37,12 @@ type ring[T any] struct {
 }
 
 func (r *ring[T]) add(limit int, v T) {
+	if r.items == nil {
+		// An idle connection's ring holds two events (connect and
+		// subscribe): start there rather than grow 1, 2 and leave the
+		// smaller array behind as garbage.
+		r.items = make([]T, 0, min(limit, 2))
+	}
 	if len(r.items) < limit {
 		r.items = append(r.items, v)
 		return
@@ -55,20 +62,66 @@ func (r *ring[T]) oldestFirst() []T {
 // timeline is a connection's bounded ring of events.
 type timeline struct {
 	mu sync.Mutex
-	r  ring[Event]
+	r  ring[storedEvent]
+}
+
+// storedEvent is an Event as a timeline keeps it, 48 bytes rather than
+// 80: every idle connection holds a few (issue 14's budget is 4 KB of RSS
+// per idle connection, all included).
+type storedEvent struct {
+	at            int64 // unix nanoseconds
+	code          uint32
+	kind          uint8 // index in eventKinds; kindOther: the kind leads text
+	channel, text string
+}
+
+// eventKinds are the kinds the hub records, in the order of their index.
+var eventKinds = [...]string{"handshake", "connect", "connect_refused", "client_last_disconnect",
+	"subscribe", "subscribe_refused", "refresh", "refresh_refused", "queue_high", "slow",
+	"no_pong", "expired", "disconnect"}
+
+// kindOther marks a kind not in eventKinds, kept with its text.
+const kindOther = 255
+
+func storeEvent(e Event) storedEvent {
+	se := storedEvent{at: e.Time.UnixNano(), code: e.Code, kind: kindOther, channel: e.Channel, text: e.Text}
+	for i, k := range eventKinds {
+		if k == e.Kind {
+			se.kind = uint8(i)
+			return se
+		}
+	}
+	se.text = e.Kind + "\x00" + e.Text
+	return se
+}
+
+func (se storedEvent) event() Event {
+	e := Event{Time: time.Unix(0, se.at), Code: se.code, Channel: se.channel, Text: se.text}
+	if se.kind == kindOther {
+		e.Kind, e.Text, _ = strings.Cut(se.text, "\x00")
+	} else {
+		e.Kind = eventKinds[se.kind]
+	}
+	return e
 }
 
 func (t *timeline) add(limit int, e Event) {
+	se := storeEvent(e)
 	t.mu.Lock()
-	t.r.add(limit, e)
+	t.r.add(limit, se)
 	t.mu.Unlock()
 }
 
 // snapshot returns the events oldest first and how many were dropped.
 func (t *timeline) snapshot() ([]Event, int) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.r.oldestFirst(), t.r.dropped
+	stored, dropped := t.r.oldestFirst(), t.r.dropped
+	t.mu.Unlock()
+	out := make([]Event, len(stored))
+	for i, se := range stored {
+		out[i] = se.event()
+	}
+	return out, dropped
 }
 
 // ConnectionInfo is a connection as the admin API shows it: who, how it
@@ -111,7 +164,12 @@ func (q ConnQuery) matches(client, user string) bool {
 // event records e in s's timeline.
 func (s *Session) event(e Event) {
 	e.Time = time.Now()
-	s.tl.add(s.hub.cfg.TimelineSize, e)
+	// Connections of one app mostly have the same texts ("anonymous,
+	// client herald-js 1.0, credentials never expire"): one copy for all.
+	e.Text = s.hub.texts.intern(e.Text)
+	// The handshake is not in the ring (describe makes it from the
+	// session): the ring keeps the rest, TimelineSize in all.
+	s.tl.add(max(1, s.hub.cfg.TimelineSize-1), e)
 	if set := s.traced.Load(); set != nil {
 		s.traceEvent(set, e)
 	}
@@ -162,12 +220,11 @@ func (s *Session) describe() ConnectionInfo {
 	s.q.mu.Lock()
 	c.QueueHigh = s.q.high
 	s.q.mu.Unlock()
-	c.Events, c.Dropped = s.tl.snapshot()
-	for i := range c.Events {
-		if c.Events[i].Kind == "handshake" && c.Events[i].Text == "" {
-			c.Events[i].Text = handshakeText(s.info, h.cfg.NodeName+" ("+h.id+")")
-		}
-	}
+	events, dropped := s.tl.snapshot()
+	// The handshake, always first, is made from what the session keeps
+	// anyway (when, and its ConnInfo) rather than stored in every ring.
+	handshake := Event{Time: c.Started, Kind: "handshake", Text: handshakeText(s.info, h.cfg.NodeName+" ("+h.id+")")}
+	c.Events, c.Dropped = append([]Event{handshake}, events...), dropped
 	return c
 }
 
@@ -231,4 +288,33 @@ func (h *Hub) Connections(q ConnQuery) []ConnectionInfo {
 		out = append(out, h.gone.find(q, time.Now().Add(-h.cfg.TimelineKeepFor), n)...)
 	}
 	return out
+}
+
+// textCache interns timeline texts and handshake details, bounded so that texts unique to each
+// connection (expiry times, say) cannot grow it for ever: past maxTexts
+// entries it starts over.
+type textCache struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+const maxTexts = 1024
+
+func (c *textCache) intern(s string) string {
+	if s == "" || len(s) > 200 {
+		return s
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v, ok := c.m[s]; ok {
+		return v
+	}
+	if c.m == nil || len(c.m) >= maxTexts {
+		c.m = make(map[string]string)
+	}
+	// A copy: s may be a slice of a larger buffer (a request's headers)
+	// that the cache must not keep alive.
+	s = strings.Clone(s)
+	c.m[s] = s
+	return s
 }

@@ -32,6 +32,13 @@ type writers struct {
 	active []*writer  // the pool's writers, not the handed-over ones
 
 	handoffs atomic.Int64 // writers handed over to a blocked write, for tests and metrics
+
+	// The watchdog sleeps while no write is in progress, so that an idle
+	// server does not wake 100 times a second: busy counts the writes in
+	// progress, and the write that makes it 1 wakes a sleeping watchdog.
+	busy   atomic.Int64
+	asleep atomic.Bool
+	wake   chan struct{} // 1-buffered
 }
 
 // writer is one pool goroutine as the watchdog sees it.
@@ -42,7 +49,12 @@ type writer struct {
 	writes   atomic.Uint64
 	seen     uint64 // the watchdog's last look at writes; guarded by writers.mu
 	detached atomic.Bool
+	n        uint32 // its writes, to sample the queue depth; owned by its goroutine
 }
+
+// queueDepthSample: one write in this many, per writer, is observed in
+// the queue depth histogram (herald_queue_depth_bytes).
+const queueDepthSample = 16
 
 // defaultWriters is Config.Writers' default: a few per core, so that a
 // handful of writes blocked until the watchdog's next look do not leave a
@@ -52,6 +64,24 @@ func defaultWriters() int { return 4 * runtime.GOMAXPROCS(0) }
 func (p *writers) init() {
 	p.run.init()
 	p.stop = make(chan struct{})
+	p.wake = make(chan struct{}, 1)
+}
+
+// begin and end bracket every Transport.Write of a pool writer: two atomic
+// adds, and a wake-up of the watchdog only when it sleeps.
+func (p *writers) begin(w *writer) {
+	w.writes.Add(1)
+	if p.busy.Add(1) == 1 && p.asleep.Load() {
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (p *writers) end(w *writer) {
+	p.busy.Add(-1)
+	w.writes.Add(1)
 }
 
 // start runs n writers and the watchdog until shutdown.
@@ -97,6 +127,9 @@ func (p *writers) watch() {
 			return
 		case <-t.C:
 		}
+		if p.busy.Load() == 0 && !p.sleep(t) {
+			return
+		}
 		p.mu.Lock()
 		for i := 0; i < len(p.active); i++ {
 			w := p.active[i]
@@ -116,6 +149,25 @@ func (p *writers) watch() {
 		}
 		p.mu.Unlock()
 	}
+}
+
+// sleep waits, with the ticker stopped, until a write begins, and reports
+// false if the pool stops meanwhile. A write that began before asleep was
+// set is seen by the second look at busy; one after it sends on wake.
+func (p *writers) sleep(t *time.Ticker) bool {
+	p.asleep.Store(true)
+	defer p.asleep.Store(false)
+	if p.busy.Load() > 0 {
+		return true
+	}
+	t.Stop()
+	select {
+	case <-p.stop:
+		return false
+	case <-p.wake:
+	}
+	t.Reset(handoffAfter)
+	return true
 }
 
 // shutdown lets the writers write what is queued, stops them and the

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/heraldrt/herald"
 )
 
@@ -124,4 +126,43 @@ func TestBlockedWriteIsHandedOver(t *testing.T) {
 	}
 	slow.Disconnect(herald.DisconnectForceReconnect)
 	quick.Disconnect(herald.DisconnectForceReconnect)
+}
+
+// With no write in progress the watchdog sleeps (an idle server does not
+// wake 100 times a second), and a write that blocks after that still
+// wakes it and is handed over.
+func TestWatchdogSleepsWhenIdle(t *testing.T) {
+	h := newTestHub(t, Config{Writers: 1})
+	eventually(t, "the watchdog to sleep", func() bool { return h.writers.asleep.Load() && h.writers.busy.Load() == 0 })
+
+	stuck := &gatedTransport{gate: make(chan struct{})}
+	sess, _ := h.Accept(stuck, herald.ConnInfo{})
+	slow := sess.(*Session)
+	slow.q.push([]byte("a"))
+	eventually(t, "the stuck write to be handed over", func() bool { return h.writers.handoffs.Load() == 1 })
+	close(stuck.gate)
+	eventually(t, "the watchdog to sleep again", func() bool { return h.writers.asleep.Load() && h.writers.busy.Load() == 0 })
+	slow.Disconnect(herald.DisconnectForceReconnect)
+}
+
+// The queue depth histogram sees one write in queueDepthSample of each
+// writer.
+func TestQueueDepthSampled(t *testing.T) {
+	h := newTestHub(t, Config{Writers: 1})
+	tr := &recordingTransport{}
+	sess, _ := h.Accept(tr, herald.ConnInfo{})
+	s := sess.(*Session)
+	const writes = 3 * queueDepthSample
+	for i := range writes {
+		s.q.push([]byte(strconv.Itoa(i)))
+		eventually(t, "the write", func() bool { m, _ := tr.written(); return len(m) == i+1 })
+	}
+	var d dto.Metric
+	if err := h.m.QueueDepth.Write(&d); err != nil {
+		t.Fatal(err)
+	}
+	if n := d.GetHistogram().GetSampleCount(); n != writes/queueDepthSample {
+		t.Fatalf("%d observations of %d writes, want %d", n, writes, writes/queueDepthSample)
+	}
+	s.Disconnect(herald.DisconnectForceReconnect)
 }

@@ -31,7 +31,7 @@ type Metrics struct {
 	Publications   *prometheus.CounterVec // by source: api, client
 	PublishLatency prometheus.Histogram
 	QueueDrops     prometheus.Counter
-	QueueDepth     prometheus.Histogram   // bytes of each batch a writer takes from a connection's queue
+	QueueDepth     prometheus.Histogram   // bytes of the batches writers take from connections' queues, one in 16
 	Recoveries     *prometheus.CounterVec // by outcome: recovered true or false
 	Handshakes     *prometheus.CounterVec // refused handshakes by reason
 	APIRequests    *prometheus.CounterVec // by method and status
@@ -76,7 +76,7 @@ func New() *Metrics {
 		Recoveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "herald_recoveries_total", Help: "Subscribes with recover, by whether every missed publication was replayed."}, []string{"recovered"}),
 		QueueDepth: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "herald_queue_depth_bytes", Help: "Bytes queued for a connection when a writer drains it: how far behind connections run.",
+			Name: "herald_queue_depth_bytes", Help: "Bytes queued for a connection when a writer drains it, sampled (one write in 16 of each writer): how far behind connections run.",
 			Buckets: prometheus.ExponentialBuckets(64, 4, 9)}),
 		QueueDrops: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "herald_queue_drops_total", Help: "Connections cut because their outbound queue overflowed (slow clients)."}),

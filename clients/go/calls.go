@@ -113,6 +113,16 @@ func (c *Client) RPC(ctx context.Context, method string, data json.RawMessage) (
 	return r.RPC.Data, nil
 }
 
+// Ping does one round trip to the server (a ping command and its pong
+// reply), to measure it or to check that the connection is alive.
+func (c *Client) Ping(ctx context.Context) error {
+	r, err := c.call(ctx, &protocol.Command{Ping: &protocol.PingRequest{}})
+	if err == nil && r.Pong == nil {
+		return errors.New("herald: ping: the reply carries no pong")
+	}
+	return err
+}
+
 // call sends cmd once the client is connected and returns its reply; an
 // error reply becomes an *Error.
 func (c *Client) call(ctx context.Context, cmd *protocol.Command) (*protocol.Reply, error) {

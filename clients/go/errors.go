@@ -41,6 +41,20 @@ func (e *DisconnectError) Error() string {
 	return fmt.Sprintf("herald: disconnected with %d: %s", e.Code, e.Reason)
 }
 
+// ConnectError reports to OnError a connection attempt that ended before
+// the server answered connect: Code and Reason say why, the server's
+// disconnect code (4502 invalid token, say) or a local one
+// (CodeTransportClosed). The client tries again unless the code forbids
+// it; then Connect returns a *DisconnectError with the same code.
+type ConnectError struct {
+	Code   uint32
+	Reason string
+}
+
+func (e *ConnectError) Error() string {
+	return fmt.Sprintf("herald: connect: %d %s", e.Code, e.Reason)
+}
+
 // GapError reports publications that never arrived in a channel with
 // history: a pub push came with an offset beyond the next expected one.
 // The publication that revealed the gap is delivered; the missing ones can

@@ -91,8 +91,11 @@ type SubscribedEvent struct {
 	// event, in order. WasRecovering without Recovered means some are
 	// lost: refetch the state from the application.
 	Recovered bool
-	Offset    uint64
-	Epoch     string
+	// Publications is how many recovered publications follow this event
+	// (OnPublication), those already handled left out.
+	Publications int
+	Offset       uint64
+	Epoch        string
 }
 
 // UnsubscribedEvent: the subscription ended. Code is CodeUnsubscribeCalled,

@@ -58,8 +58,8 @@ func TestRecoverAfterRestart(t *testing.T) {
 	}
 	waitFor[client.ConnectedEvent](t, r, nil)
 	re, _ := waitFor[client.SubscribedEvent](t, r, nil)
-	if !re.WasRecovering || !re.Recovered || re.Epoch != first.Epoch || re.Offset != 7 {
-		t.Fatalf("resubscribed: %+v, want recovered at offset 7 of epoch %s", re, first.Epoch)
+	if !re.WasRecovering || !re.Recovered || re.Epoch != first.Epoch || re.Offset != 7 || re.Publications != 4 {
+		t.Fatalf("resubscribed: %+v, want 4 recovered up to offset 7 of epoch %s", re, first.Epoch)
 	}
 	publish(3)
 	got := publications(t, r, 7)
@@ -96,7 +96,7 @@ func TestRestartWithFreshBroker(t *testing.T) {
 		t.Fatal(err)
 	}
 	re, _ := waitFor[client.SubscribedEvent](t, r, nil)
-	if !re.WasRecovering || re.Recovered || re.Epoch == first.Epoch || re.Epoch == "" {
+	if !re.WasRecovering || re.Recovered || re.Epoch == first.Epoch || re.Epoch == "" || re.Publications != 0 {
 		t.Fatalf("resubscribed: %+v, first epoch %s", re, first.Epoch)
 	}
 	// Live publications of the new epoch arrive without a gap report.

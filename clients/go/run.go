@@ -113,7 +113,7 @@ func (c *Client) session(ctx context.Context) (ending, bool) {
 			return ending{}, false
 		case err != nil: // the connection ended first; the reader knows why
 			cn.shutdown(0)
-			c.emitError(fmt.Errorf("herald: connect: %d %s", cn.end.code, cn.end.reason))
+			c.emitError(&ConnectError{Code: cn.end.code, Reason: cn.end.reason})
 			return cn.end, false
 		}
 		if r.Error == nil || r.Error.Code != uint32(herald.ErrTokenExpired) || retried {

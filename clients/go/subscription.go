@@ -281,22 +281,16 @@ func (s *Subscription) subscribed(r *protocol.Reply, recovering bool, early []Pu
 		c.wake()
 	}
 	s.setState(Subscribed)
-	emit(c, s.opts.OnSubscribed, SubscribedEvent{
-		Recoverable:   res.Recoverable,
-		WasRecovering: recovering,
-		Recovered:     recovering && res.Recovered,
-		Offset:        res.Offset,
-		Epoch:         res.Epoch,
-	})
 	// The pages read over HTTP, then the reply's publications, come
 	// before any later push: they are handled here, on the reader, before
 	// it reads the next message. Pages of another epoch are another
 	// history: the reply says not recovered.
+	pubs := make([]Publication, 0, len(early)+len(res.Publications))
 	last := s.pos.Offset
 	if s.positioned && res.Epoch == s.pos.Epoch {
 		for _, p := range early {
 			if p.Offset > last {
-				emit(c, s.opts.OnPublication, p)
+				pubs = append(pubs, p)
 				last = p.Offset
 			}
 		}
@@ -306,7 +300,18 @@ func (s *Subscription) subscribed(r *protocol.Reply, recovering bool, early []Pu
 		if s.positioned && p.Offset != 0 && p.Offset <= last && res.Epoch == s.pos.Epoch {
 			continue // already handled: never deliver one twice
 		}
-		emit(c, s.opts.OnPublication, Publication{Channel: s.channel, Offset: p.Offset, Epoch: or(p.Epoch, res.Epoch), Data: p.Data})
+		pubs = append(pubs, Publication{Channel: s.channel, Offset: p.Offset, Epoch: or(p.Epoch, res.Epoch), Data: p.Data})
+	}
+	emit(c, s.opts.OnSubscribed, SubscribedEvent{
+		Recoverable:   res.Recoverable,
+		WasRecovering: recovering,
+		Recovered:     recovering && res.Recovered,
+		Publications:  len(pubs),
+		Offset:        res.Offset,
+		Epoch:         res.Epoch,
+	})
+	for _, p := range pubs {
+		emit(c, s.opts.OnPublication, p)
 	}
 	s.positioned = res.Recoverable
 	s.pos = Position{Offset: res.Offset, Epoch: res.Epoch}

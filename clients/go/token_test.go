@@ -191,8 +191,14 @@ func TestInvalidToken(t *testing.T) {
 	if !errors.As(err, &de) || de.Code != uint32(herald.DisconnectInvalidToken.Code) {
 		t.Fatalf("connect: %v, want a DisconnectError with 4502", err)
 	}
-	if e, _ := waitFor[client.DisconnectedEvent](t, r, nil); e.Code != de.Code {
+	e, skipped := waitFor[client.DisconnectedEvent](t, r, nil)
+	if e.Code != de.Code {
 		t.Fatalf("disconnected with %+v", e)
+	}
+	// OnError said why the attempt failed, with the code, before the end.
+	var ce *client.ConnectError
+	if len(skipped) == 0 || !errors.As(skipped[len(skipped)-1].(error), &ce) || ce.Code != de.Code || ce.Reason == "" {
+		t.Fatalf("events before the end: %v, want a ConnectError with 4502", skipped)
 	}
 	if c.State() != client.Disconnected || s.dials.Load() != 1 || src.n.Load() != 1 {
 		t.Fatalf("state %v after %d dials and %d tokens, want disconnected after 1", c.State(), s.dials.Load(), src.n.Load())

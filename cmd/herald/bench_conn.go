@@ -18,13 +18,13 @@ import (
 	"github.com/heraldrt/herald/protocol"
 )
 
-// benchConn is one subscriber. It does not use cliClient: a delivery costs
-// cliClient a full JSON decode and a hand-over between two goroutines,
+// benchConn is one subscriber. It does not use the Go client: a delivery
+// costs the client a full JSON decode and a hand-over between goroutines,
 // and bench shares the machine with the server it measures, so every cycle
 // it spends is taken from the server. A benchConn has one goroutine, reads
 // into a reused buffer and finds the publication's send time in the bytes.
 type benchConn struct {
-	conn  cliConn // a *websocket.Conn, or an HTTP fallback stream
+	conn  benchSocket // a *websocket.Conn, or an HTTP fallback stream
 	stats *benchStats
 	// closing is set before the run closes the connection, so that the
 	// close is not counted as a disconnect.
@@ -65,13 +65,13 @@ func dialBench(ctx context.Context, cfg benchConfig, channel string, stats *benc
 
 // dialBenchConn opens the connection over cfg.transport, through
 // cfg.wire, which counts its bytes.
-func dialBenchConn(ctx context.Context, cfg benchConfig) (cliConn, error) {
+func dialBenchConn(ctx context.Context, cfg benchConfig) (benchSocket, error) {
 	if cfg.transport != client.TransportWebSocket {
 		st, err := client.DialStream(ctx, cfg.wire.client, nil, cfg.streamURL, cfg.transport)
 		if err != nil {
 			return nil, &benchStepError{key: "connect_failed", err: err}
 		}
-		return cliStream{st}, nil
+		return benchStream{st}, nil
 	}
 	conn, resp, err := websocket.Dial(ctx, cfg.wsURL, &websocket.DialOptions{Subprotocols: []string{"herald.json"}, HTTPClient: cfg.wire.client})
 	if err != nil {
@@ -257,3 +257,29 @@ func (c *benchConn) close() {
 	c.closing.Store(true)
 	c.conn.Close(websocket.StatusNormalClosure, "")
 }
+
+// benchSocket is what a benchConn runs over: a *websocket.Conn, or an HTTP
+// fallback stream (benchStream).
+type benchSocket interface {
+	Read(ctx context.Context) (websocket.MessageType, []byte, error)
+	Write(ctx context.Context, typ websocket.MessageType, p []byte) error
+	Close(code websocket.StatusCode, reason string) error
+	CloseNow() error
+}
+
+// benchStream is the Go client's HTTP fallback stream as a benchSocket:
+// text frames only, and no close handshake (the server sees the request
+// end).
+type benchStream struct{ s *client.Stream }
+
+func (c benchStream) Read(ctx context.Context) (websocket.MessageType, []byte, error) {
+	frame, err := c.s.Read(ctx)
+	return websocket.MessageText, frame, err
+}
+
+func (c benchStream) Write(ctx context.Context, _ websocket.MessageType, p []byte) error {
+	return c.s.Write(ctx, p)
+}
+
+func (c benchStream) Close(websocket.StatusCode, string) error { c.s.Close(); return nil }
+func (c benchStream) CloseNow() error                          { c.s.Close(); return nil }

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -16,7 +15,6 @@ import (
 	"time"
 
 	client "github.com/heraldrt/herald/clients/go"
-	"github.com/heraldrt/herald/protocol"
 )
 
 var checkCommand = &command{
@@ -191,63 +189,54 @@ func check(ctx context.Context, wsURL, publishEndpoint string, o *checkOptions) 
 	var nonce [8]byte
 	_, _ = rand.Read(nonce[:])
 	payload := json.RawMessage(`{"herald_check":"` + hex.EncodeToString(nonce[:]) + `"}`)
-	var received time.Time
-	waitCtx, stopWaiting := context.WithCancel(ctx)
-	defer stopWaiting()
-	onPub := func(channel string, pub *protocol.PubPush) error {
-		if channel == o.subscribe && sameJSONValue(pub.Data, payload) && received.IsZero() {
-			received = time.Now()
-			stopWaiting()
-		}
-		return nil
-	}
+	received := make(chan time.Time, 1)
 
 	start := time.Now()
-	c, err := dialClientOver(ctx, wsURL, o.transport, onPub)
-	if err != nil {
-		return res, err
-	}
-	defer c.close()
-	if _, err := c.connect(ctx, o.token); err != nil {
+	s := newCLISession(sessionOptions{wsURL: wsURL, transport: o.transport, token: o.token, timeout: o.timeout}, nil)
+	defer s.close()
+	if err := s.connect(ctx, o.timeout); err != nil {
 		return res, withTokenHint(describeCallError(err, "connect", o.timeout), o.token)
 	}
 	res.Connect = time.Since(start)
 
 	start = time.Now()
-	replies, err := c.call(ctx, &protocol.Command{Ping: &protocol.PingRequest{}})
-	if err != nil {
+	if err := s.c.Ping(ctx); err != nil {
 		return res, describeCallError(err, "ping", o.timeout)
 	}
 	res.Ping = time.Since(start)
-	switch r := replies[0]; {
-	case r.Error != nil:
-		return res, fmt.Errorf("ping: %w", &replyError{Code: r.Error.Code, Message: r.Error.Message})
-	case r.Pong == nil:
-		return res, errors.New("ping: protocol error: the reply carries no pong")
-	}
 	if o.subscribe == "" {
 		return res, nil
 	}
 
-	replies, err = c.call(ctx, &protocol.Command{Subscribe: &protocol.SubscribeRequest{Channel: o.subscribe}})
-	if err != nil {
+	refused, err := s.subscribeAll(ctx, []subSpec{{channel: o.subscribe, opts: client.SubscriptionOptions{
+		OnPublication: func(p client.Publication) {
+			if sameJSONValue(p.Data, payload) {
+				select {
+				case received <- time.Now():
+				default:
+				}
+			}
+		},
+	}}}, false)
+	switch {
+	case err != nil:
 		return res, describeCallError(err, "subscribe "+o.subscribe, o.timeout)
-	}
-	if r := replies[0]; r.Error != nil {
-		return res, fmt.Errorf("subscribe %s: %w", o.subscribe, &replyError{Code: r.Error.Code, Message: r.Error.Message})
+	case refused != nil:
+		return res, fmt.Errorf("subscribe %s: %w", o.subscribe, refused)
 	}
 	start = time.Now()
 	if _, err := publish(ctx, publishEndpoint, o.apiKey, o.subscribe, payload, o.timeout); err != nil {
 		return res, fmt.Errorf("publish to %s: %w", o.subscribe, err)
 	}
-	if err := c.wait(waitCtx); err != nil {
-		return res, fmt.Errorf("wait for the publication in %s: %w", o.subscribe, err)
-	}
-	if received.IsZero() {
+	select {
+	case t := <-received:
+		res.Roundtrip = t.Sub(start)
+		return res, nil
+	case err := <-s.fatal:
+		return res, fmt.Errorf("wait for the publication in %s: %s", o.subscribe, clientText(err))
+	case <-ctx.Done():
 		return res, fmt.Errorf("published to %s, but the publication did not arrive within %s", o.subscribe, o.timeout)
 	}
-	res.Roundtrip = received.Sub(start)
-	return res, nil
 }
 
 // sameJSONValue compares two JSON values, ignoring the whitespace the

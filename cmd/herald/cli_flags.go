@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/heraldrt/herald"
 	client "github.com/heraldrt/herald/clients/go"
 )
 
@@ -195,8 +194,7 @@ func emptyToken(fs *flag.FlagSet, token string) string {
 // withTokenHint says what to do when a server that lets no anonymous
 // client in refused a connection that sent no token.
 func withTokenHint(err error, token string) error {
-	var d *disconnectError
-	if token == "" && errors.As(err, &d) && d.Code == herald.DisconnectInvalidToken.Code {
+	if token == "" && tokenRefused(err) {
 		return fmt.Errorf("%w: this server wants a token; pass --token (make one with 'herald token --user ID')", err)
 	}
 	return err

@@ -21,11 +21,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
 	"go.uber.org/goleak"
 
 	"github.com/heraldrt/herald/protocol"
@@ -400,12 +398,7 @@ func TestSubSince(t *testing.T) {
 	checkPubLines(t, beyond.stdout.lines(), []pubLine{live})
 
 	for _, p := range []*process{all, fromSecond, beyond} {
-		if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
-			t.Fatal(err)
-		}
-		if code := p.wait(t); code != 0 {
-			t.Fatalf("herald %s exited %d on interrupt, want 0\nstderr:\n%s", strings.Join(p.cmd.Args[1:], " "), code, p.stderr)
-		}
+		interrupt(t, p)
 	}
 }
 
@@ -417,58 +410,6 @@ func TestSubSinceUsage(t *testing.T) {
 		if code != 2 || !isUsageError(stderr, "sub") || !strings.Contains(stderr, "since") {
 			t.Fatalf("herald sub --since %q: exit %d, want 2 with a one-line usage error\nstderr:\n%s", since, code, stderr)
 		}
-	}
-}
-
-// TestCallRecoveredBeforeLive covers an order the real server produces
-// only by chance: a live publication of the first channel of a batch
-// arrives before the reply to the second subscribe. The recovered
-// publications in the first reply must still come out before it. The
-// reply's publications leave out their epoch, which the client fills in.
-func TestCallRecoveredBeforeLive(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		conn, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer conn.CloseNow()
-		if _, _, err := conn.Read(r.Context()); err != nil {
-			return
-		}
-		frame := `{"id":1,"subscribe":{"offset":3,"epoch":"e","recoverable":true,"recovered":true,"publications":[{"offset":2,"data":2},{"offset":3,"data":3}]}}` + "\n" +
-			`{"channel":"a","pub":{"offset":4,"epoch":"e","data":4}}` + "\n" +
-			`{"id":2,"subscribe":{"offset":9,"epoch":"f","recoverable":true,"publications":[{"offset":9,"data":9}]}}`
-		if err := conn.Write(r.Context(), websocket.MessageText, []byte(frame)); err != nil {
-			return
-		}
-		// Wait for the client's close.
-		_, _, _ = conn.Read(r.Context())
-	}))
-	t.Cleanup(srv.Close)
-
-	var got []string
-	onPub := func(channel string, pub *protocol.PubPush) error {
-		got = append(got, fmt.Sprintf("%s %d %s %s", channel, pub.Offset, pub.Epoch, pub.Data))
-		return nil
-	}
-	c, err := dialClient(t.Context(), "ws"+strings.TrimPrefix(srv.URL, "http"), onPub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.close()
-	replies, err := c.call(t.Context(),
-		&protocol.Command{Subscribe: &protocol.SubscribeRequest{Channel: "a", Recover: true, Offset: 1}},
-		&protocol.Command{Subscribe: &protocol.SubscribeRequest{Channel: "b", Recover: true, Offset: 5}},
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"a 2 e 2", "a 3 e 3", "a 4 e 4", "b 9 f 9"}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("publications in the order\n%q\nwant\n%q", got, want)
-	}
-	if !replies[0].Subscribe.Recovered || replies[1].Subscribe.Recovered {
-		t.Fatalf("recovered = %v, %v; want true, false", replies[0].Subscribe.Recovered, replies[1].Subscribe.Recovered)
 	}
 }
 
@@ -504,28 +445,6 @@ func sameJSON(a, b []byte) bool {
 		return false
 	}
 	return reflect.DeepEqual(va, vb)
-}
-
-func TestSubReportsServerDisconnect(t *testing.T) {
-	t.Parallel()
-	base, server := startServer(t, "HERALD_SHUTDOWN_DRAIN=100ms")
-	wsURL := strings.Replace(base, "http://", "ws://", 1) + "/connection/websocket"
-
-	sub := startHerald(t, nil, "sub", wsURL, "news")
-	sub.waitFor(t, sub.stderr, "the subscription", hasAll("subscribed to news"))
-
-	if err := server.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if code := sub.wait(t); code != 1 {
-		t.Fatalf("herald sub exited %d after the server shut down, want 1\nstderr:\n%s", code, sub.stderr)
-	}
-	if s := sub.stderr.String(); !strings.Contains(s, "4000") || !strings.Contains(s, "shutting down") {
-		t.Fatalf("herald sub stderr does not give the disconnect code and reason:\n%s", s)
-	}
-	if sub.stdout.String() != "" {
-		t.Fatalf("herald sub printed %q on stdout, want nothing", sub.stdout)
-	}
 }
 
 func TestSubSubscribeError(t *testing.T) {

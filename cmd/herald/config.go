@@ -101,7 +101,7 @@ type HooksConfig struct {
 // AdminConfig protects operator endpoints.
 type AdminConfig struct {
 	Secret          string   `yaml:"secret" doc:"Secret for admin endpoints (/debug/pprof/, /admin/api/, the web UI at /admin/), sent as 'Authorization: admin SECRET'; separate from the API key. Empty leaves pprof unprotected (keep it on a private listener) and turns the admin API and UI off."`
-	TimelineSize    int      `yaml:"timeline_size" doc:"Events kept in each connection's timeline (handshake, connect, subscribes, the disconnect...); older ones are dropped."`
+	TimelineSize    int      `yaml:"timeline_size" doc:"Events kept in each connection's timeline (handshake, connect, subscribes, the disconnect...); older ones are dropped, but for the handshake."`
 	TimelineKeep    int      `yaml:"timeline_keep" doc:"Closed connections whose timelines each node keeps for the admin API."`
 	TimelineKeepFor Duration `yaml:"timeline_keep_for" doc:"How long a closed connection's timeline is kept."`
 	Redact          []string `yaml:"redact" doc:"JSON keys whose values 'herald trace' shows as [redacted], at any depth of a frame; token is always redacted."`

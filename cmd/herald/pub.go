@@ -7,12 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"strings"
 	"time"
-
-	"github.com/heraldrt/herald"
 )
 
 var pubCommand = &command{
@@ -126,71 +123,22 @@ type apiError struct {
 }
 
 // publish POSTs one publication and returns the reply body, compacted to
-// one line.
+// one line. Subscribers get the data as the publisher wrote it: apiCall
+// does not turn <, > and & into \u003c escapes.
 func publish(ctx context.Context, endpoint, key, channel string, data json.RawMessage, timeout time.Duration) ([]byte, error) {
-	var body bytes.Buffer
-	enc := json.NewEncoder(&body)
-	// Subscribers get the data as the publisher wrote it, not with <, >
-	// and & turned into \u003c escapes.
-	enc.SetEscapeHTML(false)
-	err := enc.Encode(struct {
+	var reply json.RawMessage
+	err := apiCall(ctx, endpoint, key, struct {
 		Channel string          `json:"channel"`
 		Data    json.RawMessage `json:"data"`
-	}{channel, data})
+	}{channel, data}, &reply, timeout)
 	if err != nil {
-		return nil, fmt.Errorf("encode request: %w", err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, &body)
-	if err != nil {
-		return nil, fmt.Errorf("POST %s: %w", endpoint, err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "apikey "+key)
-	req.Header.Set("User-Agent", "herald-cli/"+version)
-
-	client := &http.Client{
-		// A redirect would turn the POST into a GET (301, 302) or resend the
-		// key to another host; better to show where it points.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("POST %s: no response within %s", endpoint, timeout)
-		}
 		return nil, err
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, pubMaxReply))
-	if err != nil {
-		return nil, fmt.Errorf("POST %s: read response: %w", endpoint, err)
+	var out bytes.Buffer
+	if err := json.Compact(&out, reply); err != nil {
+		return nil, fmt.Errorf("POST %s: a reply that is not JSON: %.200q", endpoint, reply)
 	}
-
-	if resp.StatusCode/100 == 2 {
-		var out bytes.Buffer
-		if err := json.Compact(&out, b); err != nil {
-			return nil, fmt.Errorf("POST %s: HTTP %s with a reply that is not JSON: %.200q", endpoint, resp.Status, b)
-		}
-		return out.Bytes(), nil
-	}
-	var e apiError
-	if json.Unmarshal(b, &e) == nil && e.Error != nil {
-		if e.Error.Message == "" {
-			e.Error.Message = herald.ErrorCode(e.Error.Code).Reason()
-		}
-		return nil, &apiReplyError{Code: e.Error.Code, Status: resp.StatusCode, Message: e.Error.Message}
-	}
-	if loc := resp.Header.Get("Location"); loc != "" {
-		return nil, fmt.Errorf("POST %s: HTTP %s redirects to %s: use that URL with --api", endpoint, resp.Status, loc)
-	}
-	// Not Herald's answer: most likely a proxy in between.
-	msg := fmt.Sprintf("POST %s: HTTP %s", endpoint, resp.Status)
-	if s := strings.TrimSpace(string(b)); s != "" && !strings.HasPrefix(s, "<") {
-		msg += ": " + truncateText(s, 200)
-	}
-	return nil, errors.New(msg)
+	return out.Bytes(), nil
 }
 
 func truncateText(s string, n int) string {

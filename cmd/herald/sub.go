@@ -10,8 +10,10 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
+	client "github.com/heraldrt/herald/clients/go"
 	"github.com/heraldrt/herald/protocol"
 )
 
@@ -55,8 +57,26 @@ channels whose namespace sets presence:
   {"channel":"news","join":{"client":"3b1f...","user":"42"}}
   {"channel":"news","leave":{"client":"3b1f...","user":"42"}}
 
+sub reconnects as an application does (it runs on Herald's Go client):
+when the connection is lost or the server restarts, it says why on
+stderr, reconnects with backoff (at most 5s apart) and subscribes again,
+recovering what it missed where the channel keeps history, and says
+whether it got all of it:
+
+  herald sub: connection lost (4000 server shutting down); reconnecting
+  herald sub: reconnect failed: dial tcp 127.0.0.1:8000: connect: connection refused; retrying
+  herald sub: reconnected after 1.4s as client 9f2c...
+  herald sub: resubscribed to news at offset 9, epoch ab
+  herald sub: recovered 4 publications of news (recovered: true)
+
+"recovered: false" after a reconnect means that publications made while
+it was away are lost (a server with the memory broker loses its history
+when it restarts); a channel without history says so. A publication that
+arrives after a hole in the offsets is reported as a gap.
+
 With --json, the status messages on stderr are JSON lines too, with an
-"event" of subscribed, recovered, presence, note or error:
+"event" of subscribed, recovered, presence, disconnected,
+reconnect_failed, connected, gap, note or error:
 
   {"channel":"news","epoch":"ab","event":"subscribed","offset":5}
 
@@ -65,8 +85,9 @@ Examples:
   herald sub --since 0 http://127.0.0.1:8000 news
   herald sub --presence --json http://127.0.0.1:8000 chat:lobby
 
-Exit status: 0 when interrupted, 1 when connecting or subscribing fails or
-the server ends the connection, 2 on bad usage.
+Exit status: 0 when interrupted, 1 when the first connect or a subscribe
+fails or the server ends the connection with a code that forbids
+reconnecting (4503 from the API's disconnect, say), 2 on bad usage.
 `
 
 // subOptions are sub's flags, parsed.
@@ -118,41 +139,46 @@ func runSub(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	rep := &reporter{w: stderr, name: "herald sub", json: o.json}
 
+	s := newCLISession(sessionOptions{wsURL: wsURL, transport: o.transport, token: o.token, timeout: o.timeout, reconnect: true}, rep)
+	defer s.close()
 	setupCtx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	c, err := dialClientOver(setupCtx, wsURL, o.transport, pubPrinter(stdout))
-	if err != nil {
-		return rep.fail(ctx, fmt.Errorf("%s: %w", wsURL, err))
-	}
-	defer c.close()
-	if o.presence {
-		c.onJoinLeave = joinLeavePrinter(stdout)
-	}
-	if _, err := c.connect(setupCtx, o.token); err != nil {
-		return rep.fail(ctx, withTokenHint(describeCallError(err, "connect", o.timeout), o.token))
+	if err := s.connect(setupCtx, o.timeout); err != nil {
+		return rep.fail(ctx, fmt.Errorf("%s: %w", wsURL, withTokenHint(describeCallError(err, "connect", o.timeout), o.token)))
 	}
 
-	reqs := make([]*protocol.SubscribeRequest, len(channels))
+	printPub := pubPrinter(stdout)
+	printJoinLeave := joinLeavePrinter(stdout)
+	specs := make([]subSpec, len(channels))
 	for i, ch := range channels {
-		// An empty epoch recovers from the offset in whatever epoch the
-		// channel is in.
-		reqs[i] = &protocol.SubscribeRequest{Channel: ch, Recover: recovering, Offset: o.since}
+		sp := subSpec{channel: ch}
+		sp.opts.OnPublication = func(p client.Publication) { s.check(printPub(ch, pubPush(p))) }
+		if recovering {
+			// An empty epoch recovers from the offset in whatever epoch
+			// the channel is in.
+			sp.opts.Since = &client.Position{Offset: o.since}
+		}
+		if o.presence {
+			sp.opts.OnJoin = func(ci client.ClientInfo) { s.check(printJoinLeave(ch, true, clientInfoPush(ci))) }
+			sp.opts.OnLeave = func(ci client.ClientInfo) { s.check(printJoinLeave(ch, false, clientInfoPush(ci))) }
+		}
+		specs[i] = sp
 	}
-	subscribed, err := subscribeChannels(setupCtx, c, reqs, rep, false)
+	refused, err := s.subscribeAll(setupCtx, specs, false)
 	if err != nil {
 		return rep.fail(ctx, describeCallError(err, "subscribe", o.timeout))
 	}
-	if len(subscribed) < len(channels) {
+	if refused != nil {
 		return 1
 	}
 	if o.presence {
-		if err := reportPresence(setupCtx, c, channels, rep); err != nil {
+		if err := reportPresence(setupCtx, s.c, channels, rep); err != nil {
 			return rep.fail(ctx, describeCallError(err, "presence", o.timeout))
 		}
 	}
 	cancel()
 
-	if err := c.wait(ctx); err != nil {
+	if err := s.wait(ctx); err != nil {
 		return rep.fail(ctx, err)
 	}
 	return 0
@@ -169,72 +195,25 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 	return set
 }
 
-// subscribeChannels subscribes to every channel of reqs in one frame and
-// reports each reply on rep; a recovering subscribe also reports how much
-// it recovered (the publications themselves went to onPub as the reply
-// arrived, see cliClient.call); with quietRecovery, only a recovery that
-// lost publications is reported. It returns the results of the subscribes
-// that succeeded, by channel; an error reply is reported, not returned.
-func subscribeChannels(ctx context.Context, c *cliClient, reqs []*protocol.SubscribeRequest, rep *reporter, quietRecovery bool) (map[string]*protocol.SubscribeResult, error) {
-	cmds := make([]*protocol.Command, len(reqs))
-	for i, r := range reqs {
-		cmds[i] = &protocol.Command{Subscribe: r}
-	}
-	replies, err := c.call(ctx, cmds...)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]*protocol.SubscribeResult, len(reqs))
-	for i, r := range replies {
-		ch := reqs[i].Channel
-		if r.Error != nil {
-			err := &replyError{Code: r.Error.Code, Message: r.Error.Message}
-			rep.report(fmt.Sprintf("subscribe %s: %v", ch, err),
-				map[string]any{"event": "error", "channel": ch, "code": r.Error.Code, "message": err.Error()})
-			continue
-		}
-		res := r.Subscribe
-		if res == nil {
-			res = &protocol.SubscribeResult{}
-		}
-		out[ch] = res
-		if res.Epoch != "" {
-			rep.report(fmt.Sprintf("subscribed to %s at offset %d, epoch %s", ch, res.Offset, res.Epoch),
-				map[string]any{"event": "subscribed", "channel": ch, "offset": res.Offset, "epoch": res.Epoch})
-		} else {
-			rep.report("subscribed to "+ch, map[string]any{"event": "subscribed", "channel": ch})
-		}
-		if reqs[i].Recover && !(quietRecovery && res.Recovered) {
-			rep.report(fmt.Sprintf("recovered %d publications of %s (recovered: %t)", len(res.Publications), ch, res.Recovered),
-				map[string]any{"event": "recovered", "channel": ch, "publications": len(res.Publications), "recovered": res.Recovered})
-		}
-	}
-	return out, nil
-}
-
 // reportPresence asks who is subscribed to each channel and reports it.
 // A channel without presence is a note, not a failure: joins and leaves
 // may still be on there.
-func reportPresence(ctx context.Context, c *cliClient, channels []string, rep *reporter) error {
-	cmds := make([]*protocol.Command, len(channels))
-	for i, ch := range channels {
-		cmds[i] = &protocol.Command{Presence: &protocol.PresenceRequest{Channel: ch}}
-	}
-	replies, err := c.call(ctx, cmds...)
-	if err != nil {
-		return err
-	}
-	for i, r := range replies {
-		ch := channels[i]
-		if r.Error != nil {
-			err := &replyError{Code: r.Error.Code, Message: r.Error.Message}
-			rep.report(fmt.Sprintf("no presence list for %s: %v", ch, err),
-				map[string]any{"event": "note", "channel": ch, "code": r.Error.Code, "message": "no presence list: " + err.Error()})
+func reportPresence(ctx context.Context, c *client.Client, channels []string, rep *reporter) error {
+	for _, ch := range channels {
+		list, err := c.Presence(ctx, ch)
+		var e *client.Error
+		switch {
+		case errors.As(err, &e):
+			msg := describeReply(e)
+			rep.report(fmt.Sprintf("no presence list for %s: %v", ch, msg),
+				map[string]any{"event": "note", "channel": ch, "code": e.Code, "message": "no presence list: " + msg.Error()})
 			continue
+		case err != nil:
+			return err
 		}
-		who := map[string]protocol.ClientInfo{}
-		if r.Presence != nil && r.Presence.Presence != nil {
-			who = r.Presence.Presence
+		who := make(map[string]protocol.ClientInfo, len(list))
+		for id, ci := range list {
+			who[id] = *clientInfoPush(ci)
 		}
 		rep.report(fmt.Sprintf("present in %s: %s", ch, describePresence(who)),
 			map[string]any{"event": "presence", "channel": ch, "presence": who})
@@ -273,11 +252,14 @@ type reporter struct {
 	w    io.Writer
 	name string // "herald sub"
 	json bool
+	mu   sync.Mutex // reports come from the tool and from its client's events
 }
 
 // report writes text for people or fields for programs. fields has an
 // "event" naming what happened.
 func (r *reporter) report(text string, fields map[string]any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if !r.json {
 		fmt.Fprintf(r.w, "%s: %s\n", r.name, text)
 		return
@@ -292,16 +274,21 @@ func (r *reporter) fail(ctx context.Context, err error) int {
 		return 0
 	}
 	fields := map[string]any{"event": "error", "message": err.Error()}
-	var de *disconnectError
+	var de *client.DisconnectError
 	if errors.As(err, &de) {
 		fields["code"] = de.Code
-		fields["reconnect"] = de.Reconnect
+		fields["reconnect"] = false
+	}
+	var ce *client.ConnectError
+	if errors.As(err, &ce) {
+		fields["code"] = ce.Code
 	}
 	var re *replyError
 	if errors.As(err, &re) {
 		fields["code"] = re.Code
 	}
-	r.report(err.Error(), fields)
+	fields["message"] = clientText(err)
+	r.report(clientText(err), fields)
 	return 1
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/heraldrt/herald"
+	client "github.com/heraldrt/herald/clients/go"
 	"github.com/heraldrt/herald/protocol"
 )
 
@@ -61,8 +62,13 @@ Examples:
   HERALD_API_KEY=secret herald tap --api http://127.0.0.1:8000 news chat:lobby
   herald tap --api https://herald.internal --api-key "$KEY" --history 20 --json orders | jq .
 
-Exit status: 0 when interrupted, 1 when the API refuses, connecting or
-subscribing fails or the server ends the connection, 2 on bad usage.
+Like sub, tap reconnects when the connection is lost and recovers what it
+missed where the channel keeps history, saying so on stderr (see herald
+sub --help).
+
+Exit status: 0 when interrupted, 1 when the API refuses, the first
+connect or a subscribe fails or the server ends the connection with a
+code that forbids reconnecting, 2 on bad usage.
 `
 
 // tapOptions are tap's flags, parsed.
@@ -153,9 +159,18 @@ func runTap(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	reqs := make([]*protocol.SubscribeRequest, len(channels))
+	s := newCLISession(sessionOptions{wsURL: wsURL, transport: client.TransportWebSocket, token: o.token, timeout: o.timeout, reconnect: true}, rep)
+	defer s.close()
+	// tap's own client id changes with every reconnect; joins come after
+	// the connect on the same event goroutine.
+	s.onConnected = func(e client.ConnectedEvent) { out.self = e.ClientID }
+	specs := make([]subSpec, len(channels))
 	for i, ch := range channels {
-		reqs[i] = &protocol.SubscribeRequest{Channel: ch}
+		specs[i] = subSpec{channel: ch, opts: client.SubscriptionOptions{
+			OnPublication: func(p client.Publication) { s.check(out.pub(ch, pubPush(p))) },
+			OnJoin:        func(ci client.ClientInfo) { s.check(out.joinLeave(ch, true, clientInfoPush(ci))) },
+			OnLeave:       func(ci client.ClientInfo) { s.check(out.joinLeave(ch, false, clientInfoPush(ci))) },
+		}}
 		if o.history == 0 {
 			continue
 		}
@@ -168,33 +183,25 @@ func runTap(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		default:
 			// Recovering from where the history ended prints what was
 			// published in between, and live ones follow with no gap.
-			reqs[i].Recover, reqs[i].Offset, reqs[i].Epoch = true, pos.Offset, pos.Epoch
+			specs[i].opts.Since = &client.Position{Offset: pos.Offset, Epoch: pos.Epoch}
 		}
 	}
 
 	setupCtx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	c, err := dialClient(setupCtx, wsURL, out.pub)
-	if err != nil {
-		return rep.fail(ctx, fmt.Errorf("%s: %w", wsURL, err))
+	if err := s.connect(setupCtx, o.timeout); err != nil {
+		return rep.fail(ctx, fmt.Errorf("%s: %w", wsURL, withTokenHint(describeCallError(err, "connect", o.timeout), o.token)))
 	}
-	defer c.close()
-	me, err := c.connect(setupCtx, o.token)
-	if err != nil {
-		return rep.fail(ctx, withTokenHint(describeCallError(err, "connect", o.timeout), o.token))
-	}
-	out.self = me.Client
-	c.onJoinLeave = out.joinLeave
-	subscribed, err := subscribeChannels(setupCtx, c, reqs, rep, true)
+	refused, err := s.subscribeAll(setupCtx, specs, true)
 	if err != nil {
 		return rep.fail(ctx, describeCallError(err, "subscribe", o.timeout))
 	}
-	if len(subscribed) < len(channels) {
+	if refused != nil {
 		return 1
 	}
 	cancel()
 
-	if err := c.wait(ctx); err != nil {
+	if err := s.wait(ctx); err != nil {
 		return rep.fail(ctx, err)
 	}
 	return 0

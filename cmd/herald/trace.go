@@ -8,10 +8,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/heraldrt/herald/hub"
 )
@@ -42,8 +44,11 @@ Examples:
   HERALD_ADMIN_SECRET=s herald trace http://127.0.0.1:8000 --user 42
   herald trace https://herald.internal --channel chat:lobby --json | jq .
 
-Exit status: 0 when interrupted, 1 when the server refuses or the stream
-ends, 2 on bad usage.
+When the stream ends (the node restarts, say), trace says so on stderr
+and follows it again, with backoff, as sub reconnects.
+
+Exit status: 0 when interrupted, 1 when the server refuses the trace (a
+wrong secret, say) or cannot be reached at the start, 2 on bad usage.
 `
 
 type traceOptions struct {
@@ -93,50 +98,94 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if o.secret == "" {
 		o.secret = os.Getenv("HERALD_ADMIN_SECRET")
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+"?"+q.Encode(), nil)
-	if err != nil {
+	if _, err := url.Parse(endpoint); err != nil {
 		return usageError(stderr, fs, err.Error())
 	}
-	if o.secret != "" {
-		req.Header.Set("Authorization", "admin "+o.secret)
+	tr := &tracer{url: endpoint + "?" + q.Encode(), secret: o.secret, json: o.json, stdout: stdout, stderr: stderr}
+	return tr.run(ctx)
+}
+
+// tracer follows the trace stream, and follows it again when it ends
+// (the node restarted, say), as sub reconnects: the first request fails
+// the tool, later ones are retried with backoff, at most
+// cliMaxReconnectDelay apart.
+type tracer struct {
+	url, secret    string
+	json           bool
+	stdout, stderr io.Writer
+}
+
+func (tr *tracer) run(ctx context.Context) int {
+	delay := 200 * time.Millisecond
+	lastFail := ""
+	for attempt := 0; ; attempt++ {
+		streamed, refused, err := tr.stream(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return 0
+		case refused || attempt == 0 && !streamed:
+			// A refusal (a wrong secret, no admin API) or a server not
+			// there at the start is for the person to fix.
+			fmt.Fprintf(tr.stderr, "herald trace: %v\n", err)
+			return 1
+		case streamed:
+			delay, lastFail = 200*time.Millisecond, ""
+			fmt.Fprintf(tr.stderr, "herald trace: %v; reconnecting\n", err)
+		case err.Error() != lastFail:
+			lastFail = err.Error()
+			fmt.Fprintf(tr.stderr, "herald trace: reconnect failed: %v; retrying\n", err)
+		}
+		t := time.NewTimer(time.Duration(rand.Int64N(int64(delay))) + delay/2)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return 0
+		case <-t.C:
+		}
+		delay = min(2*delay, cliMaxReconnectDelay)
+	}
+}
+
+// stream prints the trace until it ends, and says whether any of it came
+// (streamed), whether the server refused it (an HTTP error), and why it
+// ended.
+func (tr *tracer) stream(ctx context.Context) (streamed, refused bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, tr.url, nil)
+	if err != nil {
+		return false, true, err
+	}
+	if tr.secret != "" {
+		req.Header.Set("Authorization", "admin "+tr.secret)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
-			return 0
-		}
-		fmt.Fprintf(stderr, "herald trace: %v\n", err)
-		return 1
+		return false, false, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		fmt.Fprintf(stderr, "herald trace: %s: %s\n", resp.Status, strings.TrimSpace(string(body)))
-		return 1
+		// 5xx may pass (a node starting); 4xx will not.
+		return false, resp.StatusCode < 500, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
 	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	for sc.Scan() {
-		if o.json {
-			fmt.Fprintln(stdout, sc.Text())
+		streamed = true
+		if tr.json {
+			fmt.Fprintln(tr.stdout, sc.Text())
 			continue
 		}
 		var line hub.TraceLine
 		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
-			fmt.Fprintln(stdout, sc.Text())
+			fmt.Fprintln(tr.stdout, sc.Text())
 			continue
 		}
-		fmt.Fprintln(stdout, formatTraceLine(line))
+		fmt.Fprintln(tr.stdout, formatTraceLine(line))
 	}
-	if ctx.Err() != nil {
-		return 0
+	if err := sc.Err(); err != nil {
+		return true, false, fmt.Errorf("the trace stream ended: %w", err)
 	}
-	err = sc.Err()
-	if err == nil {
-		err = errors.New("the server ended the trace")
-	}
-	fmt.Fprintf(stderr, "herald trace: %v\n", err)
-	return 1
+	return true, false, errors.New("the server ended the trace")
 }
 
 // formatTraceLine is one line for a person: time, node, who, then the
