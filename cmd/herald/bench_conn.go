@@ -39,7 +39,7 @@ func dialBench(ctx context.Context, cfg benchConfig, channel string, stats *benc
 	start := time.Now()
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	conn, resp, err := websocket.Dial(dctx, cfg.wsURL, &websocket.DialOptions{Subprotocols: []string{"herald.json"}})
+	conn, resp, err := websocket.Dial(dctx, cfg.wsURL, &websocket.DialOptions{Subprotocols: []string{"herald.json"}, HTTPClient: cfg.sources.client()})
 	if err != nil {
 		return nil, &benchStepError{key: "connect_failed", err: describeDialError(dctx, err, resp)}
 	}
