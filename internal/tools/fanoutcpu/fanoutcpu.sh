@@ -11,21 +11,22 @@
 # publish_seconds), deliveries/s, delivery and publish p50/p99, errors.
 set -euo pipefail
 srv=$1 conns=$2 rate=$3 dur=$4 bench=${5:-$1}
-port=${FANOUTCPU_PORT:-18571}
+port=${FANOUTCPU_PORT:-$((20000 + RANDOM % 10000))}
 tmp=$(mktemp -d)
-trap 'kill $pid 2>/dev/null || true; kill $sampler 2>/dev/null || true; rm -rf "$tmp"' EXIT
+trap 'kill -9 $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; kill $sampler 2>/dev/null || true; rm -rf "$tmp"' EXIT
 HERALD_ADMISSION_RATE=0 "$srv" serve --listen 127.0.0.1:$port --api-key k >"$tmp/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do curl -sf http://127.0.0.1:$port/healthz >/dev/null && break; sleep 0.1; done
 tick=$(getconf CLK_TCK)
 (while kill -0 $pid 2>/dev/null; do
   echo "$(date +%s.%N) $(awk '{print $14+$15}' /proc/$pid/stat)"; sleep 0.25
-done) >"$tmp/cpu" &
+done) >"$tmp/cpu" 2>/dev/null &
 sampler=$!
 t0=$(date +%s.%N)
 HERALD_API_KEY=k "$bench" bench --conns "$conns" --channels 1 --rate "$rate" --duration "$dur" \
   --ramp 2000 --json http://127.0.0.1:$port >"$tmp/out.json" 2>"$tmp/bench.err" || true
 sleep 0.3
+if ! [ -s "$tmp/out.json" ]; then echo "bench failed: $(tail -3 "$tmp/bench.err")"; exit 1; fi
 python3 - "$tmp/out.json" "$tmp/cpu" "$t0" "$tick" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
