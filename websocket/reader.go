@@ -28,8 +28,29 @@ const (
 	stDone                       // HandleClose has been called
 )
 
-// readBufs are the buffers a running reader reads into.
-var readBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
+// readBuf is a running reader's buffer and one read's result; pooled,
+// with the read function bound once, so that a read allocates nothing.
+type readBuf struct {
+	b   []byte
+	n   int
+	err error
+	fn  func(fd uintptr) bool
+}
+
+var readBufs = sync.Pool{New: func() any {
+	r := &readBuf{b: make([]byte, 16<<10)}
+	r.fn = r.read
+	return r
+}}
+
+func (r *readBuf) read(fd uintptr) bool {
+	for {
+		r.n, r.err = syscall.Read(int(fd), r.b)
+		if r.err != syscall.EINTR {
+			return true // never wait: the poller says when there is more
+		}
+	}
+}
 
 // readable starts a reader for c unless one runs or c has ended; the
 // poller calls it with input pending.
@@ -72,14 +93,14 @@ func (c *conn) run() {
 			c.end(errPanic)
 		}
 	}()
-	bp := readBufs.Get().(*[]byte)
-	defer readBufs.Put(bp)
+	rb := readBufs.Get().(*readBuf)
+	defer readBufs.Put(rb)
 	for {
 		if c.state.Load()&stClosing != 0 {
 			c.finish()
 			return
 		}
-		more, err := c.readOnce(*bp)
+		more, err := c.readOnce(rb)
 		if err != nil {
 			c.end(err)
 			return
@@ -124,19 +145,12 @@ func (c *conn) start() {
 
 // readOnce reads once without waiting and handles the whole frames;
 // more says the buffer filled, so that more may be waiting.
-func (c *conn) readOnce(buf []byte) (more bool, err error) {
-	var n int
-	var rerr error
-	if cerr := c.raw.Read(func(fd uintptr) bool {
-		for {
-			n, rerr = syscall.Read(int(fd), buf)
-			if rerr != syscall.EINTR {
-				return true
-			}
-		}
-	}); cerr != nil {
+func (c *conn) readOnce(rb *readBuf) (more bool, err error) {
+	if cerr := c.raw.Read(rb.fn); cerr != nil {
 		return false, cerr
 	}
+	buf, n, rerr := rb.b, rb.n, rb.err
+	rb.err = nil
 	switch {
 	case rerr == syscall.EAGAIN:
 		return false, nil

@@ -2,6 +2,7 @@ package websocket
 
 import (
 	"net"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -33,30 +34,48 @@ func newSocketConn(c net.Conn, timeout time.Duration) *socketConn {
 	return s
 }
 
+// tryWrite is one write attempt that does not wait, with its result; the
+// attempts are pooled, so that a write allocates nothing (a closure per
+// write would be three allocations per delivery).
+type tryWrite struct {
+	p   []byte
+	n   int
+	err error
+	fn  func(fd uintptr) bool
+}
+
+var tryWrites = sync.Pool{New: func() any { t := new(tryWrite); t.fn = t.write; return t }}
+
+func (t *tryWrite) write(fd uintptr) bool {
+	for t.n < len(t.p) {
+		m, err := syscall.Write(int(fd), t.p[t.n:])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			if err != syscall.EAGAIN {
+				t.err = err
+			}
+			break
+		}
+		t.n += m
+	}
+	return true // never wait here: the deadline in Write bounds waiting
+}
+
 func (c *socketConn) Write(p []byte) (int, error) {
 	p = fixCloseCode(p)
 	n := 0
 	if c.raw != nil {
-		var werr error
-		err := c.raw.Write(func(fd uintptr) bool {
-			for n < len(p) {
-				m, err := syscall.Write(int(fd), p[n:])
-				if err == syscall.EINTR {
-					continue
-				}
-				if err != nil {
-					if err != syscall.EAGAIN {
-						werr = err
-					}
-					break
-				}
-				n += m
-			}
-			return true // never wait here: the deadline below bounds waiting
-		})
+		t := tryWrites.Get().(*tryWrite)
+		t.p, t.n, t.err = p, 0, nil
+		err := c.raw.Write(t.fn)
 		if err == nil {
-			err = werr
+			err = t.err
 		}
+		n = t.n
+		t.p, t.err = nil, nil
+		tryWrites.Put(t)
 		if err != nil {
 			return n, &net.OpError{Op: "write", Net: "tcp", Addr: c.RemoteAddr(), Err: err}
 		}
