@@ -5,8 +5,8 @@ package websocket_test
 import (
 	"io"
 	"net"
-	"sync"
 	"runtime"
+	"sync"
 	"syscall"
 	"testing"
 
