@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/flate"
 	"encoding/binary"
-	"io"
 	"runtime"
 	"strings"
 	"testing"
@@ -40,31 +39,6 @@ func encodeFrame(first byte, payload []byte) []byte {
 		b.WriteByte(c ^ key[i%4])
 	}
 	return b.Bytes()
-}
-
-// next reads the server's next data or pong frame: opcode and payload.
-func (w *rawWS) next() (byte, []byte) {
-	w.t.Helper()
-	var h [2]byte
-	if _, err := io.ReadFull(w.br, h[:]); err != nil {
-		w.t.Fatalf("read frame: %v", err)
-	}
-	n := int(h[1] & 0x7f)
-	switch n {
-	case 126:
-		var l uint16
-		_ = binary.Read(w.br, binary.BigEndian, &l)
-		n = int(l)
-	case 127:
-		var l uint64
-		_ = binary.Read(w.br, binary.BigEndian, &l)
-		n = int(l)
-	}
-	p := make([]byte, n)
-	if _, err := io.ReadFull(w.br, p); err != nil {
-		w.t.Fatalf("read frame: %v", err)
-	}
-	return h[0] & 0x0f, p
 }
 
 func (w *rawWS) write(b []byte) {
@@ -104,10 +78,10 @@ func TestEnginesReadFramesInPieces(t *testing.T) {
 					time.Sleep(time.Millisecond)
 				}
 			}
-			if op, p := w.next(); op != 0xa || string(p) != "hi" {
+			if op, p := w.readFrame(); op != 0xa || string(p) != "hi" {
 				t.Fatalf("got opcode %x %q, want the pong to the ping", op, p)
 			}
-			if op, p := w.next(); op != 1 || !strings.Contains(string(p), `"id":1`) {
+			if op, p := w.readFrame(); op != 1 || !strings.Contains(string(p), `"id":1`) {
 				t.Fatalf("got opcode %x %q, want the connect reply", op, p)
 			}
 
@@ -118,7 +92,7 @@ func TestEnginesReadFramesInPieces(t *testing.T) {
 			w.write(b)
 			var got string
 			for !strings.Contains(got, `"id":4`) {
-				op, p := w.next()
+				op, p := w.readFrame()
 				if op != 1 {
 					t.Fatalf("opcode %x, want text", op)
 				}
@@ -174,7 +148,7 @@ func TestEpollIdleConnectionsHoldNoGoroutine(t *testing.T) {
 	for i := range n {
 		w := dialRaw(t, ts, "")
 		w.write(encodeFrame(0x81, []byte(`{"id":1,"connect":{}}`)))
-		if op, p := w.next(); op != 1 || !strings.Contains(string(p), `"connect"`) {
+		if op, p := w.readFrame(); op != 1 || !strings.Contains(string(p), `"connect"`) {
 			t.Fatalf("conn %d: opcode %x %q, want the connect reply", i, op, p)
 		}
 	}
