@@ -45,7 +45,7 @@ var readBufs = sync.Pool{New: func() any {
 
 func (r *readBuf) read(fd uintptr) bool {
 	for {
-		r.n, r.err = syscall.Read(int(fd), r.b)
+		r.n, r.err = sysRead(fd, r.b)
 		if r.err != syscall.EINTR {
 			return true // never wait: the poller says when there is more
 		}

@@ -25,7 +25,7 @@ type socketConn struct {
 
 func newSocketConn(c net.Conn, timeout time.Duration) *socketConn {
 	s := &socketConn{Conn: c}
-	if tc, ok := c.(*net.TCPConn); ok {
+	if tc, ok := c.(*net.TCPConn); ok && rawIO {
 		if raw, err := tc.SyscallConn(); err == nil {
 			s.raw = raw
 		}
@@ -48,7 +48,7 @@ var tryWrites = sync.Pool{New: func() any { t := new(tryWrite); t.fn = t.write; 
 
 func (t *tryWrite) write(fd uintptr) bool {
 	for t.n < len(t.p) {
-		m, err := syscall.Write(int(fd), t.p[t.n:])
+		m, err := sysWrite(fd, t.p[t.n:])
 		if err == syscall.EINTR {
 			continue
 		}
