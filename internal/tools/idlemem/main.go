@@ -8,7 +8,9 @@
 //
 // The server runs with the default configuration (compression on) plus
 // debug.pprof, so that /debug/pprof/heap?gc=1 can force a collection before
-// each reading, and a 25s ping interval that a short run never reaches.
+// each reading, a 25s ping interval and no admission rate. The
+// environment passes through: HERALD_WEBSOCKET_ENGINE=goroutine measures
+// the read path before epoll.
 package main
 
 import (
@@ -200,7 +202,9 @@ func startServer(ctx context.Context, bin, logPath string) (*server, error) {
 		return nil, err
 	}
 	cmd := exec.Command(bin, "serve", "--listen", addr)
-	cmd.Env = append(os.Environ(), "HERALD_DEBUG_PPROF=true", "HERALD_CLIENT_PING_INTERVAL=25s")
+	// Admission off: the dialers connect faster than the default
+	// admission.rate, and a refusal would end the measurement.
+	cmd.Env = append(os.Environ(), "HERALD_DEBUG_PPROF=true", "HERALD_CLIENT_PING_INTERVAL=25s", "HERALD_ADMISSION_RATE=0")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
