@@ -2,6 +2,8 @@ package websocket
 
 import (
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/lxzan/gws"
@@ -18,21 +20,33 @@ var newline = []byte{'\n'}
 type conn struct {
 	h      *Handler
 	socket *gws.Conn
+	sc     *socketConn
 	sess   herald.Session
+
+	// The epoll engine's read state (reader.go); raw is nil on the
+	// goroutine engine, where gws's ReadLoop reads.
+	raw          syscall.RawConn
+	id           uint32 // the poller's key
+	deflate      bool   // permessage-deflate was negotiated
+	fragDeflated bool
+	fragOp       byte
+	state        atomic.Uint32
+	pending      []byte // an incomplete frame's bytes
+	frag         []byte // a fragmented message's payload so far
+	closeWith    atomic.Pointer[herald.Disconnect]
 }
 
 var _ herald.Transport = (*conn)(nil)
-
-func (c *conn) init(h *Handler, socket *gws.Conn) { c.h, c.socket = h, socket }
 
 func (c *conn) Name() string { return name }
 
 // partsPool recycles the slices that interleave messages with newlines.
 var partsPool = sync.Pool{New: func() any { s := make([][]byte, 0, 32); return &s }}
 
-// Write sends the messages as one text frame, newline-separated.
+// Write sends the messages as one text frame, newline-separated. The
+// socket bounds a write that has to wait by the write timeout
+// (socketConn), so no deadline is set here.
 func (c *conn) Write(msgs [][]byte) error {
-	_ = c.socket.SetWriteDeadline(time.Now().Add(c.h.opts.WriteTimeout))
 	n := 0
 	for _, m := range msgs {
 		n += len(m)
@@ -61,8 +75,22 @@ func (c *conn) Write(msgs [][]byte) error {
 // closes the socket. The close frame gets a short deadline: a peer that
 // does not read is not waited for.
 func (c *conn) Close(d herald.Disconnect) error {
-	_ = c.socket.SetWriteDeadline(time.Now().Add(time.Second))
-	return c.socket.WriteClose(d.Code, []byte(d.Reason))
+	c.sc.timeout.Store(int64(time.Second))
+	if c.raw == nil {
+		return c.socket.WriteClose(d.Code, []byte(d.Reason))
+	}
+	// The poller lets go of the descriptor before it is closed; the
+	// session hears of the close as on the goroutine engine, with the
+	// catalog's disconnect for the code.
+	thePoller.remove(c)
+	report := d
+	if known, ok := herald.DisconnectByCode(d.Code); ok {
+		report = known
+	}
+	c.closeWith.CompareAndSwap(nil, &report)
+	err := c.socket.WriteClose(d.Code, []byte(d.Reason))
+	c.shut()
+	return err
 }
 
 // gws.SessionStorage, unused beyond holding the conn itself.

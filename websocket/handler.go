@@ -1,6 +1,7 @@
 package websocket
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -100,16 +101,35 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		up = h.json
 	}
-	socket, err := up.Upgrade(closeCodeWriter{w}, r)
+	netc, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		h.m.Handshakes.WithLabelValues("handshake").Inc()
+		h.log.Debug("WebSocket handshake failed", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	sc := newSocketConn(netc, h.opts.WriteTimeout)
+	// The epoll engine needs the socket's descriptor: a TLS connection
+	// (herald serve with tls) reads in a goroutine as before.
+	epoll := h.opts.Engine == EngineEpoll && epollSupported && sc.raw != nil
+	var br *bufio.Reader
+	if !epoll {
+		br = bufio.NewReaderSize(sc, h.opts.ReadBufferSize)
+	}
+	socket, err := up.UpgradeFromConn(sc, br, r)
 	if err != nil {
 		h.m.Handshakes.WithLabelValues("handshake").Inc()
 		h.log.Debug("WebSocket handshake failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
 	c := socket.Session().(*conn)
-	c.init(h, socket)
+	c.h, c.socket, c.sc = h, socket, sc
 	info := herald.ConnInfo{RemoteAddr: r.RemoteAddr, Transport: name}
 	h.describeHandshake(&info, r, socket)
+	if epoll {
+		c.raw, c.deflate = sc.raw, info.Compression
+		c.state.Store(stBusy) // until start: see there
+		_ = netc.SetReadDeadline(time.Time{})
+	}
 	if h.opts.Headers != nil {
 		info.Header = h.opts.Headers(r.Header)
 	}
@@ -119,9 +139,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.sess = sess
-	// A fresh goroutine, not this handler's, so the HTTP server's deep
-	// stack and request are released while the connection idles.
-	go socket.ReadLoop()
+	if !epoll {
+		// A fresh goroutine, not this handler's, so the HTTP server's deep
+		// stack and request are released while the connection idles.
+		go socket.ReadLoop()
+		return
+	}
+	c.start()
 }
 
 // refuse answers a handshake that cannot become a WebSocket, and logs it

@@ -42,11 +42,18 @@ type Options struct {
 	WriteTimeout time.Duration
 	// HandshakeTimeout bounds writing the upgrade response. Default 5s.
 	HandshakeTimeout time.Duration
-	// ReadBufferSize is each connection's read buffer, held for the
-	// connection's life (gws keeps one per connection). Default 128 bytes:
+	// ReadBufferSize is each connection's read buffer on the goroutine
+	// engine, held for the connection's life (gws keeps one per
+	// connection); the epoll engine reads into pooled buffers instead. Default 128 bytes:
 	// enough for a typical command and frame header in one read; larger
 	// frames are read straight into a pooled buffer anyway.
 	ReadBufferSize int
+	// Engine is how connections are read: EngineEpoll (the default) has
+	// no goroutine per idle connection, the poller starts one while input
+	// is there; EngineGoroutine parks a goroutine in a read on each
+	// connection, as before. TLS connections and platforms other than
+	// Linux always use goroutines.
+	Engine string
 	// Headers picks the handshake headers the hub's connect hook is to see
 	// (cookies, say); nil keeps none. They are held only until connect.
 	Headers func(http.Header) map[string]string
@@ -56,7 +63,16 @@ type Options struct {
 	Metrics *metrics.Metrics
 }
 
+// The read engines (Options.Engine, websocket.engine).
+const (
+	EngineEpoll     = "epoll"
+	EngineGoroutine = "goroutine"
+)
+
 func (o *Options) setDefaults() {
+	if o.Engine == "" {
+		o.Engine = EngineEpoll
+	}
 	if o.MaxMessageSize <= 0 {
 		o.MaxMessageSize = 64 << 10
 	}

@@ -88,30 +88,36 @@ func (w *rawWS) frame(first byte, payload []byte, mask bool) {
 	}
 }
 
+// readFrame reads the server's next frame: opcode and payload.
+func (w *rawWS) readFrame() (byte, []byte) {
+	w.t.Helper()
+	var h [2]byte
+	if _, err := io.ReadFull(w.br, h[:]); err != nil {
+		w.t.Fatalf("no frame: %v", err)
+	}
+	n := int(h[1] & 0x7f)
+	switch n {
+	case 126:
+		var l uint16
+		_ = binary.Read(w.br, binary.BigEndian, &l)
+		n = int(l)
+	case 127:
+		var l uint64
+		_ = binary.Read(w.br, binary.BigEndian, &l)
+		n = int(l)
+	}
+	p := make([]byte, n)
+	if _, err := io.ReadFull(w.br, p); err != nil {
+		w.t.Fatalf("read frame: %v", err)
+	}
+	return h[0] & 0x0f, p
+}
+
 // closeCode reads the server's frames until its close and returns the code.
 func (w *rawWS) closeCode() int {
 	w.t.Helper()
 	for {
-		var h [2]byte
-		if _, err := io.ReadFull(w.br, h[:]); err != nil {
-			w.t.Fatalf("no close frame: %v", err)
-		}
-		n := int(h[1] & 0x7f)
-		switch n {
-		case 126:
-			var l uint16
-			_ = binary.Read(w.br, binary.BigEndian, &l)
-			n = int(l)
-		case 127:
-			var l uint64
-			_ = binary.Read(w.br, binary.BigEndian, &l)
-			n = int(l)
-		}
-		p := make([]byte, n)
-		if _, err := io.ReadFull(w.br, p); err != nil {
-			w.t.Fatalf("read frame: %v", err)
-		}
-		if h[0]&0x0f == 8 {
+		if op, p := w.readFrame(); op == 8 {
 			if len(p) < 2 {
 				return 1005
 			}

@@ -57,12 +57,15 @@ from --api-key or the environment variable HERALD_API_KEY. The channels are
 named bench-RUN-N with a random RUN, so that runs do not see each other's
 publications. Flags may come before or after URL.
 
-Limits. At most 20000 connections and 10m of publishing. The server must be
+Limits. At most 100000 connections and 10m of publishing. The server must be
 on loopback (localhost, 127.0.0.0/8, ::1) unless --allow-remote is given:
 this is enough traffic to hurt a server that others depend on, and across a
 network it measures the network as much as Herald. Each connection takes a
-file descriptor here (bench raises its own limit) and one in the server:
-start the server with a higher limit (ulimit -n 20000) for large runs, and
+file descriptor here (bench raises its own limit, the hard one too when
+run as root) and one in the server: start the server with a higher limit
+(ulimit -n 20000; as root ulimit -Hn 120000 first) for large runs. One
+source address has about 28,000 ephemeral ports: past 25000 connections
+bench dials from several loopback addresses (--source-addrs). Run it
 without --dev, whose join pushes cost every subscriber of a channel a
 message each time one more subscribes.
 
@@ -79,7 +82,7 @@ error, or deliveries not equal to expected deliveries); 2 on bad usage.
 // Limits that keep a run bounded: file descriptors and loopback ports for
 // the connections, and a duration that stays a benchmark, not a soak test.
 const (
-	benchMaxConns    = 20000
+	benchMaxConns    = 100000
 	benchMaxDuration = 10 * time.Minute
 	benchMaxRate     = 100000
 	benchMaxPayload  = 512 << 10
@@ -104,12 +107,14 @@ type benchConfig struct {
 	timeout    time.Duration
 	report     string
 	json       bool
+	sources    *benchSources // nil: the kernel picks the source address
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newCLIFlags("bench")
 	var cfg benchConfig
-	fs.IntVar(&cfg.conns, "conns", 100, "subscriber `connections` to open, at most 20000")
+	fs.IntVar(&cfg.conns, "conns", 100, "subscriber `connections` to open, at most 100000")
+	sources := fs.String("source-addrs", "", "local `addresses` to dial from, as a range (127.0.0.2-127.0.0.5), a list or a count N (127.0.0.1 to 127.0.0.N), each good for 25000 connections (default: enough loopback addresses for --conns)")
 	fs.IntVar(&cfg.channels, "channels", 1, "`channels` the subscribers spread over, round-robin")
 	fs.Float64Var(&cfg.rate, "rate", 100, "publications per second, in total over all channels")
 	fs.IntVar(&cfg.payload, "payload", 64, "`bytes` of padding in each publication's data")
@@ -149,7 +154,6 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return usageError(stderr, fs, err.Error())
 		}
 	}
-	cfg.wire = newBenchWire(cfg.conns)
 	base := *api
 	if base == "" {
 		base = benchAPIBase(cfg.wsURL)
@@ -167,6 +171,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			}
 		}
 	}
+	if cfg.sources, err = parseBenchSources(*sources, cfg.conns, benchHost(cfg.wsURL)); err != nil {
+		return usageError(stderr, fs, err.Error())
+	}
+	cfg.wire = newBenchWire(cfg.conns, cfg.sources)
 	if cfg.apiKey == "" {
 		cfg.apiKey = os.Getenv("HERALD_API_KEY")
 	}

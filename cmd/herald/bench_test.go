@@ -201,7 +201,7 @@ func TestBenchUsage(t *testing.T) {
 		{[]string{"--api-key", "k", "--bogus", url}, "unknown flag --bogus"},
 		{[]string{"--api-key", "k", url, "--conns", "x"}, "invalid value"},
 		{[]string{"--api-key", "k", "--conns", "0", url}, "--conns 0"},
-		{[]string{"--api-key", "k", "--conns", "20001", url}, "more than 20000"},
+		{[]string{"--api-key", "k", "--conns", "100001", url}, "more than 100000"},
 		{[]string{"--api-key", "k", "--duration", "11m", url}, "longer than 10m"},
 		{[]string{"--api-key", "k", "--conns", "2", "--channels", "3", url}, "--channels 3"},
 		{[]string{"--api-key", "k", "--rate", "0", url}, "--rate 0"},
@@ -212,6 +212,10 @@ func TestBenchUsage(t *testing.T) {
 		{[]string{"--api-key", "k", "--api", "http://192.0.2.1:8000", url}, "--allow-remote"},
 		{[]string{"--api-key", "k", "--transport", "long_polling", url}, "--transport \"long_polling\""},
 		{[]string{url}, "no API key"},
+		{[]string{"--api-key", "k", "--source-addrs", "0", url}, "--source-addrs 0"},
+		{[]string{"--api-key", "k", "--source-addrs", "127.0.0.5-127.0.0.2", url}, "the lower first"},
+		{[]string{"--api-key", "k", "--source-addrs", "127.0.0.2,nope", url}, `"nope" is not an IP address`},
+		{[]string{"--api-key", "k", "--conns", "60000", "--source-addrs", "127.0.0.2", url}, "at least 3 source addresses"},
 	} {
 		_, stderr, code := runHerald(t, nil, "", append([]string{"bench"}, tc.args...)...)
 		if code != 2 || !strings.Contains(stderr, tc.want) || !isUsageError(stderr, "bench") {

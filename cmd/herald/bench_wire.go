@@ -16,17 +16,18 @@ import (
 // benchWire counts the bytes every connection of a run sends and receives
 // on its TCP sockets: HTTP headers, WebSocket framing, SSE fields, chunked
 // encoding and the POSTs of the HTTP fallbacks included, which is what
-// --transport compares. Every bench connection dials through client.
+// --transport compares. Every bench connection dials through client, from
+// the next of --source-addrs.
 type benchWire struct {
 	sent, received atomic.Int64
 	client         *http.Client
 }
 
-func newBenchWire(conns int) *benchWire {
+func newBenchWire(conns int, sources *benchSources) *benchWire {
 	w := &benchWire{}
-	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 	w.client = &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			d := net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, LocalAddr: sources.local()}
 			c, err := d.DialContext(ctx, network, addr)
 			if err != nil {
 				return nil, err

@@ -119,7 +119,8 @@ type WebSocketConfig struct {
 	Origins              []string `yaml:"origins" doc:"Origins allowed besides the server's own, as host patterns (e.g. 'app.example.com', '*.example.com'); '*' allows all. Origin is not authentication: non-browser clients can send any."`
 	Hosts                []string `yaml:"hosts" doc:"This server's own host names (e.g. 'chat.example.com', '*.example.com'): a browser whose Origin equals the request's Host is same-origin only for these, IP addresses, loopback names and the listen address's host, so a DNS rebinding page is refused. Behind a proxy, list the public names clients use."`
 	WriteTimeout         Duration `yaml:"write_timeout" doc:"A write to a client that takes longer closes the connection."`
-	ReadBufferSize       Size     `yaml:"read_buffer_size" doc:"Read buffer per connection; smaller saves memory per idle connection."`
+	ReadBufferSize       Size     `yaml:"read_buffer_size" doc:"Read buffer per connection with engine goroutine; smaller saves memory per idle connection."`
+	Engine               string   `yaml:"engine" doc:"How connections are read: epoll (Linux; no goroutine or buffer per idle connection) or goroutine (one parked reader per connection, the engine before epoll). TLS connections always use goroutine."`
 }
 
 type ClientConfig struct {
@@ -176,6 +177,7 @@ func defaultConfig() Config {
 			CompressionThreshold: 512,
 			WriteTimeout:         Duration(10 * time.Second),
 			ReadBufferSize:       128,
+			Engine:               "epoll",
 		},
 		Client: ClientConfig{
 			ChannelLimit:   128,

@@ -229,7 +229,7 @@ func TestConfigFileErrors(t *testing.T) {
 		want       []string // each must be one whole line of the error
 	}{
 		{"unknown key in a section", "log:\n  level: info\n\nwebsocket:\n  max_mesage_size: 1MB\n", []string{
-			"config herald.yaml: line 5: websocket.max_mesage_size: unknown key (known keys under websocket: compression, compression_threshold, hosts, max_message_size, origins, read_buffer_size, write_timeout)",
+			"config herald.yaml: line 5: websocket.max_mesage_size: unknown key (known keys under websocket: compression, compression_threshold, engine, hosts, max_message_size, origins, read_buffer_size, write_timeout)",
 		}},
 		{"unknown top-level key", "lisen: :80\n", []string{
 			"config herald.yaml: line 1: lisen: unknown key (known keys: admin, admission, api, api_key, broker, channel, client, debug, dev, hooks, listen, log, name, namespaces, redis, shutdown, tls, token, websocket)",

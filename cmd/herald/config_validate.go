@@ -129,6 +129,9 @@ func (c *Config) validateWebSocket(p *problems) {
 	if ws.ReadBufferSize <= 0 {
 		p.add("websocket.read_buffer_size", "must be more than 0, got %s", ws.ReadBufferSize)
 	}
+	if ws.Engine != "epoll" && ws.Engine != "goroutine" {
+		p.add("websocket.engine", "must be epoll or goroutine, got %q", ws.Engine)
+	}
 	for i, o := range ws.Origins {
 		path := fmt.Sprintf("websocket.origins[%d]", i)
 		switch {

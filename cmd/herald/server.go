@@ -103,6 +103,7 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		Admission:            admissionOptions(cfg.Admission),
 		WriteTimeout:         time.Duration(cfg.WebSocket.WriteTimeout),
 		ReadBufferSize:       int(cfg.WebSocket.ReadBufferSize),
+		Engine:               cfg.WebSocket.Engine,
 		Headers:              headers,
 		Logger:               log,
 		Metrics:              m,

@@ -8,7 +8,9 @@
 //
 // The server runs with the default configuration (compression on) plus
 // debug.pprof, so that /debug/pprof/heap?gc=1 can force a collection before
-// each reading, and a 25s ping interval that a short run never reaches.
+// each reading, a 25s ping interval and no admission rate. The
+// environment passes through: HERALD_WEBSOCKET_ENGINE=goroutine measures
+// the read path before epoll.
 package main
 
 import (
@@ -167,7 +169,12 @@ func raiseNoFile(need uint64) error {
 		return nil
 	}
 	if lim.Max < need {
-		return fmt.Errorf("need %d file descriptors per process, the hard limit (ulimit -Hn) is %d: lower -conns to at most %d", need, lim.Max, lim.Max-512)
+		// As root the hard limit goes up too (to fs.nr_open).
+		raised := syscall.Rlimit{Cur: need, Max: need}
+		if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &raised) == nil {
+			return nil
+		}
+		return fmt.Errorf("need %d file descriptors per process, the hard limit (ulimit -Hn) is %d: lower -conns to at most %d, or raise it as root (ulimit -Hn %d)", need, lim.Max, lim.Max-512, need)
 	}
 	lim.Cur = need
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
@@ -195,7 +202,9 @@ func startServer(ctx context.Context, bin, logPath string) (*server, error) {
 		return nil, err
 	}
 	cmd := exec.Command(bin, "serve", "--listen", addr)
-	cmd.Env = append(os.Environ(), "HERALD_DEBUG_PPROF=true", "HERALD_CLIENT_PING_INTERVAL=25s")
+	// Admission off: the dialers connect faster than the default
+	// admission.rate, and a refusal would end the measurement.
+	cmd.Env = append(os.Environ(), "HERALD_DEBUG_PPROF=true", "HERALD_CLIENT_PING_INTERVAL=25s", "HERALD_ADMISSION_RATE=0")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
@@ -424,6 +433,7 @@ func openAll(ctx context.Context, url string, o options) ([]*client, error) {
 	var errOnce sync.Once
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	dialers := sourceClients(o.conns)
 	var wg sync.WaitGroup
 	for range o.dialers {
 		wg.Go(func() {
@@ -432,7 +442,7 @@ func openAll(ctx context.Context, url string, o options) ([]*client, error) {
 				if i >= o.conns || ctx.Err() != nil {
 					return
 				}
-				c, err := open(ctx, url, fmt.Sprintf("idle-%d", i%o.channels), o.compress)
+				c, err := open(ctx, url, fmt.Sprintf("idle-%d", i%o.channels), o.compress, dialers[i%len(dialers)])
 				if err != nil {
 					errOnce.Do(func() { firstErr = fmt.Errorf("connection %d: %w", i, err) })
 					cancel()
@@ -452,15 +462,36 @@ func openAll(ctx context.Context, url string, o options) ([]*client, error) {
 	return opened, firstErr
 }
 
-func open(ctx context.Context, url, channel string, compress bool) (*client, error) {
+// sourceClients are the HTTP clients to dial from: one source address
+// has about 28,000 ephemeral ports, so past 25,000 connections they leave
+// from 127.0.0.1, 127.0.0.2, ... round-robin (Linux answers on all of
+// 127.0.0.0/8); below that, the default client.
+func sourceClients(conns int) []*http.Client {
+	n := (conns + 24999) / 25000
+	if n <= 1 {
+		return []*http.Client{nil}
+	}
+	clients := make([]*http.Client, n)
+	for i := range clients {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(i+1))}, Timeout: 10 * time.Second}
+		clients[i] = &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+	}
+	return clients
+}
+
+func open(ctx context.Context, url, channel string, compress bool, hc *http.Client) (*client, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	opts := &cws.DialOptions{Subprotocols: []string{"herald.json"}}
+	opts := &cws.DialOptions{Subprotocols: []string{"herald.json"}, HTTPClient: hc}
 	if compress {
 		opts.CompressionMode = cws.CompressionNoContextTakeover
 	}
-	conn, _, err := cws.Dial(ctx, url, opts)
+	conn, resp, err := cws.Dial(ctx, url, opts)
 	if err != nil {
+		if resp != nil && resp.Body != nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			return nil, fmt.Errorf("%w: %s", err, bytes.TrimSpace(body))
+		}
 		return nil, err
 	}
 	if err := call(ctx, conn, `{"id":1,"connect":{}}`, `{"id":1,"connect":`); err != nil {
