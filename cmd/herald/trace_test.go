@@ -33,8 +33,16 @@ func TestTraceUser(t *testing.T) {
 	connect(b, "alice")
 	connect(a, "bob")
 	connect(b, "bob")
+	// Subscribed, not only connected: a publication before a subscribe
+	// is not the subscriber's.
 	waitFor(t, "four subscribers", func() bool {
-		return len(adminConnections(t, a, "").Connections) == 4
+		n := 0
+		for _, c := range adminConnections(t, a, "").Connections {
+			if len(c.Channels) == 1 && c.Channels[0] == "news" {
+				n++
+			}
+		}
+		return n == 4
 	})
 	if code, body := apiPublish(t, b, "news", `{"n":1}`); code != http.StatusOK {
 		t.Fatalf("publish: %d %s", code, body)
