@@ -31,7 +31,7 @@ type stormRestart struct {
 	BackSeconds   float64 `json:"back_seconds"` // from the first client lost until all are subscribed again; -1: not within --timeout
 	Refused       int64   `json:"refused"`      // upgrades refused with 503 meanwhile
 	PeakRSS       int64   `json:"server_peak_rss_bytes"`
-	PeakCPUCores  float64 `json:"server_peak_cpu_cores"` // the most CPU seconds per second between two samples
+	PeakCPUCores  float64 `json:"server_peak_cpu_cores"` // the most CPU seconds per second over a second or more
 	ServerCPUUsed float64 `json:"server_cpu_seconds"`    // the server process's CPU seconds when all were back
 }
 
@@ -188,15 +188,21 @@ func startStormSampler(ctx context.Context, cfg stormConfig, f *stormFleet, star
 func (s *stormSampler) server(rs *stormRestart, from float64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var prev *stormSample
+	// CPU per second over spans of a second or more: the metrics are
+	// fetched apart from the samples, and a short span exaggerates.
+	var prev, ref *stormSample
 	for i := range s.samples {
 		p := &s.samples[i]
 		if p.T < from || p.RSS == 0 {
 			continue
 		}
 		rs.PeakRSS = max(rs.PeakRSS, p.RSS)
-		if prev != nil && p.CPU >= prev.CPU && p.T > prev.T {
-			rs.PeakCPUCores = max(rs.PeakCPUCores, (p.CPU-prev.CPU)/(p.T-prev.T))
+		switch {
+		case ref == nil || p.CPU < ref.CPU: // the first, or a new process
+			ref = p
+		case p.T-ref.T >= 1:
+			rs.PeakCPUCores = max(rs.PeakCPUCores, (p.CPU-ref.CPU)/(p.T-ref.T))
+			ref = p
 		}
 		prev = p
 	}
