@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -183,31 +184,43 @@ func benchCloseAll(conns []*benchConn) {
 // /metrics; nil when there is none (a server without metrics, or a proxy
 // that does not pass them).
 func benchServerRSS(ctx context.Context, metricsURL string) *int64 {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	m := benchServerMetrics(ctx, metricsURL, 5*time.Second, "process_resident_memory_bytes")
+	f, ok := m["process_resident_memory_bytes"]
+	if !ok {
+		return nil
+	}
+	n := int64(f)
+	return &n
+}
+
+// benchServerMetrics reads the named unlabelled metrics from the server's
+// /metrics within timeout; those it did not find are missing from the map.
+func benchServerMetrics(ctx context.Context, metricsURL string, timeout time.Duration, names ...string) map[string]float64 {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	out := map[string]float64{}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
 	if err != nil {
-		return nil
+		return out
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil
+		return out
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil
+		return out
 	}
 	sc := bufio.NewScanner(io.LimitReader(resp.Body, 4<<20))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "process_resident_memory_bytes "); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err != nil {
-				return nil
-			}
-			n := int64(f)
-			return &n
+	for sc.Scan() && len(out) < len(names) {
+		name, v, ok := strings.Cut(sc.Text(), " ")
+		if !ok || !slices.Contains(names, name) {
+			continue
+		}
+		if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+			out[name] = f
 		}
 	}
-	return nil
+	return out
 }

@@ -1,15 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"io"
-	"net/http"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -224,32 +220,8 @@ func (s *stormSampler) stop() []stormSample {
 // stormServerMetrics reads the server's resident memory and CPU seconds
 // from its /metrics; ok is false when it does not answer in time.
 func stormServerMetrics(ctx context.Context, metricsURL string, timeout time.Duration) (rss int64, cpu float64, ok bool) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
-	if err != nil {
-		return 0, 0, false
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, 0, false
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, 0, false
-	}
-	sc := bufio.NewScanner(io.LimitReader(resp.Body, 4<<20))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	var haveRSS, haveCPU bool
-	for sc.Scan() && !(haveRSS && haveCPU) {
-		line := sc.Text()
-		if v, found := strings.CutPrefix(line, "process_resident_memory_bytes "); found {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			rss, haveRSS = int64(f), err == nil
-		} else if v, found := strings.CutPrefix(line, "process_cpu_seconds_total "); found {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			cpu, haveCPU = f, err == nil
-		}
-	}
-	return rss, cpu, haveRSS && haveCPU
+	m := benchServerMetrics(ctx, metricsURL, timeout, "process_resident_memory_bytes", "process_cpu_seconds_total")
+	r, ok1 := m["process_resident_memory_bytes"]
+	c, ok2 := m["process_cpu_seconds_total"]
+	return int64(r), c, ok1 && ok2
 }
