@@ -11,7 +11,8 @@ import (
 
 // chaosEvent is one thing a subscriber saw in a channel, in the order it
 // saw them: a publication (seq is the publisher's number in its data) or
-// a reported gap (recovered: false, or a GapError).
+// a reported gap (recovered: false, with the position the resubscribe
+// gave, or a GapError).
 type chaosEvent struct {
 	gap    bool
 	seq    int
@@ -56,7 +57,7 @@ func (l *chaosLedger) subscriptionOptions(sub, channel string) *client.Subscript
 	return &client.SubscriptionOptions{
 		OnSubscribed: func(e client.SubscribedEvent) {
 			if e.WasRecovering && !e.Recovered {
-				l.record(sub, channel, chaosEvent{gap: true})
+				l.record(sub, channel, chaosEvent{gap: true, epoch: e.Epoch, offset: e.Offset})
 			}
 		},
 		OnPublication: func(p client.Publication) {
@@ -83,6 +84,19 @@ func (l *chaosLedger) tail(sub, channel string) string {
 	events := l.seen[sub+"/"+channel]
 	events = events[max(0, len(events)-5):]
 	return fmt.Sprintf("%+v", events)
+}
+
+// gapPast says whether subscriber sub was told of a gap in channel by a
+// resubscribe at or after p: p is then covered, delivered or not.
+func (l *chaosLedger) gapPast(sub, channel string, p client.Position) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, e := range l.seen[sub+"/"+channel] {
+		if e.gap && e.epoch == p.Epoch && e.offset >= p.Offset {
+			return true
+		}
+	}
+	return false
 }
 
 // lastSeen is the highest seq subscriber sub saw in channel.

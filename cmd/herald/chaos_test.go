@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,13 +60,19 @@ func (c *chaosCluster) url(k int) string { return "http://" + c.addrs[k] }
 // chaosPublish publishes {"seq":seq} to channel through node k and says
 // whether the API acknowledged it with a position.
 func chaosPublish(hc *http.Client, base, channel string, seq int) bool {
+	_, ok := chaosPublishAt(hc, base, channel, seq)
+	return ok
+}
+
+// chaosPublishAt is chaosPublish that returns the position too.
+func chaosPublishAt(hc *http.Client, base, channel string, seq int) (client.Position, bool) {
 	body := fmt.Sprintf(`{"channel":%q,"data":{"seq":%d}}`, channel, seq)
 	req, _ := http.NewRequest(http.MethodPost, base+"/api/publish", strings.NewReader(body))
 	req.Header.Set("Authorization", "apikey "+testAPIKey)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := hc.Do(req)
 	if err != nil {
-		return false
+		return client.Position{}, false
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
@@ -73,7 +80,8 @@ func chaosPublish(hc *http.Client, base, channel string, seq int) bool {
 		Offset uint64 `json:"offset"`
 		Epoch  string `json:"epoch"`
 	}
-	return resp.StatusCode == http.StatusOK && json.Unmarshal(b, &pos) == nil && pos.Offset > 0
+	ok := resp.StatusCode == http.StatusOK && json.Unmarshal(b, &pos) == nil && pos.Offset > 0
+	return client.Position{Offset: pos.Offset, Epoch: pos.Epoch}, ok
 }
 
 // Chaos with counts (issue 11, item 4): three Herald nodes share a Redis
@@ -88,7 +96,8 @@ func chaosPublish(hc *http.Client, base, channel string, seq int) bool {
 // loss, a duplicate or a reordering fails the test.
 //
 // The default is one run of 20s of faults; HERALD_CHAOS_SECONDS and
-// HERALD_CHAOS_RUNS run longer and more (docs/reliability.md has a table).
+// HERALD_CHAOS_RUNS run longer and more (docs/reliability.md has a table),
+// HERALD_CHAOS_FAULTS=redis,cut (say) only those faults.
 func TestChaosMultiNode(t *testing.T) {
 	t.Parallel()
 	seconds, runs := chaosEnv(t, "HERALD_CHAOS_SECONDS", 20), chaosEnv(t, "HERALD_CHAOS_RUNS", 1)
@@ -186,12 +195,16 @@ func chaosRun(t *testing.T, faultTime time.Duration) {
 	pubs.Wait()
 
 	// Healed: one last publication per channel, which every subscriber
-	// must get, shows each has recovered.
+	// must get or be subscribed past (a loss found late, after it, makes
+	// subscribers resubscribe with recovered: false), shows each has
+	// recovered.
 	for i, ch := range channels {
 		deadline := time.Now().Add(waitTimeout)
+		var last client.Position
 		for k := 0; ; k++ {
 			seqs[i]++
-			ok := chaosPublish(hc, c.url(k%nodes), ch, seqs[i])
+			var ok bool
+			last, ok = chaosPublishAt(hc, c.url(k%nodes), ch, seqs[i])
 			ledger.published(ch, seqs[i], ok)
 			if ok {
 				break
@@ -203,10 +216,14 @@ func chaosRun(t *testing.T, faultTime time.Duration) {
 		}
 		for _, sub := range subs {
 			deadline := time.Now().Add(waitTimeout)
-			for ledger.lastSeen(sub, ch) < seqs[i] {
+			for ledger.lastSeen(sub, ch) < seqs[i] && !ledger.gapPast(sub, ch, last) {
 				if time.Now().After(deadline) {
-					t.Fatalf("%s did not get the last publication of %s (seq %d) within %s of the faults healing (faults: %s): %s",
-						sub, ch, seqs[i], waitTimeout, faults, states[sub+"/"+ch]())
+					var all []string
+					for _, o := range subs {
+						all = append(all, fmt.Sprintf("%s: last seq %d, %s", o, ledger.lastSeen(o, ch), states[o+"/"+ch]()))
+					}
+					t.Fatalf("%s did not get the last publication of %s (seq %d) within %s of the faults healing (faults: %s); every subscriber of %s:\n%s",
+						sub, ch, seqs[i], waitTimeout, faults, ch, strings.Join(all, "\n"))
 				}
 				time.Sleep(20 * time.Millisecond)
 			}
@@ -233,6 +250,13 @@ func chaosFaults(t *testing.T, c *chaosCluster, shaping bool, d time.Duration) s
 	kinds := []string{"kill", "redis", "cut"}
 	if shaping {
 		kinds = append(kinds, "slow", "lossy")
+	}
+	if v := os.Getenv("HERALD_CHAOS_FAULTS"); v != "" {
+		// A subset, to chase one fault's bug.
+		kinds = slices.DeleteFunc(kinds, func(k string) bool { return !slices.Contains(strings.Split(v, ","), k) })
+		if len(kinds) == 0 {
+			t.Fatalf("HERALD_CHAOS_FAULTS=%q: give some of kill,redis,cut,slow,lossy", v)
+		}
 	}
 	done := map[string]int{}
 	pause := func(lo, hi int) { time.Sleep(time.Duration(lo+rand.IntN(hi-lo)) * time.Millisecond) }
