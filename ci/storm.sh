@@ -43,6 +43,13 @@ run() { # name signal env...
 	start_server "$@"
 	local rc=0
 	wait "$bench" || rc=$?
+	# The restarted process took the whole storm: its CPU time so far and
+	# its peak resident memory, from the kernel (its /metrics may not
+	# answer while the storm lasts).
+	local ticks hz
+	ticks=$(awk '{print $14 + $15}' "/proc/$server_pid/stat")
+	hz=$(getconf CLK_TCK)
+	echo "server after the storm: CPU $(awk -v t="$ticks" -v hz="$hz" 'BEGIN {printf "%.2f", t / hz}')s, peak RSS $(awk '/VmHWM/ {printf "%d MB", $2 / 1024}' "/proc/$server_pid/status")" >>"$LOG.bench"
 	stop_server
 	echo "== $name (exit $rc)"
 	cat "$LOG.bench"
