@@ -1,7 +1,7 @@
 # Every target calls a script under ci/ or the go tool directly, so that
 # what runs here is exactly what CI runs (.ci/run calls `make test`).
 
-.PHONY: test lint generate build run
+.PHONY: test lint generate build run storm
 
 # test runs the whole suite, in this order: formatting and static checks,
 # generated files up to date, then the Go tests with -race.
@@ -21,3 +21,8 @@ build:
 
 run:
 	go run ./cmd/herald serve --dev
+
+# storm measures reconnect storms of 10,000 clients for docs/reliability.md
+# (a few minutes; not part of test).
+storm:
+	ci/storm.sh

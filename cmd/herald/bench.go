@@ -57,6 +57,9 @@ from --api-key or the environment variable HERALD_API_KEY. The channels are
 named bench-RUN-N with a random RUN, so that runs do not see each other's
 publications. Flags may come before or after URL.
 
+herald bench storm (see herald bench storm --help) measures a reconnect
+storm instead: clients that come back after the server restarts.
+
 Limits. At most 100000 connections and 10m of publishing. The server must be
 on loopback (localhost, 127.0.0.0/8, ::1) unless --allow-remote is given:
 this is enough traffic to hurt a server that others depend on, and across a
@@ -111,6 +114,9 @@ type benchConfig struct {
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "storm" {
+		return runBenchStorm(ctx, args[1:], stdout, stderr)
+	}
 	fs := newCLIFlags("bench")
 	var cfg benchConfig
 	fs.IntVar(&cfg.conns, "conns", 100, "subscriber `connections` to open, at most 100000")

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -180,10 +185,43 @@ func benchCloseAll(conns []*benchConn) {
 // benchServerRSS reads process_resident_memory_bytes from the server's
 // /metrics; nil when there is none.
 func benchServerRSS(ctx context.Context, metricsURL string) *int64 {
-	f, ok := benchServerMetric(ctx, metricsURL, "process_resident_memory_bytes")
+	m := benchServerMetrics(ctx, metricsURL, 5*time.Second, "process_resident_memory_bytes")
+	f, ok := m["process_resident_memory_bytes"]
 	if !ok {
 		return nil
 	}
 	n := int64(f)
 	return &n
+}
+
+// benchServerMetrics reads the named unlabelled metrics from the server's
+// /metrics within timeout; those it did not find are missing from the map.
+func benchServerMetrics(ctx context.Context, metricsURL string, timeout time.Duration, names ...string) map[string]float64 {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	out := map[string]float64{}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
+	if err != nil {
+		return out
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return out
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return out
+	}
+	sc := bufio.NewScanner(io.LimitReader(resp.Body, 4<<20))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() && len(out) < len(names) {
+		name, v, ok := strings.Cut(sc.Text(), " ")
+		if !ok || !slices.Contains(names, name) {
+			continue
+		}
+		if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+			out[name] = f
+		}
+	}
+	return out
 }

@@ -1,14 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -70,29 +66,8 @@ func (c *countedConn) Write(p []byte) (int, error) {
 // there is none (a server without metrics, or a proxy that does not pass
 // them).
 func benchServerMetric(ctx context.Context, metricsURL, name string) (v float64, ok bool) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
-	if err != nil {
-		return 0, false
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, false
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, false
-	}
-	sc := bufio.NewScanner(io.LimitReader(resp.Body, 4<<20))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		if s, found := strings.CutPrefix(sc.Text(), name+" "); found {
-			f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-			return f, err == nil
-		}
-	}
-	return 0, false
+	v, ok = benchServerMetrics(ctx, metricsURL, 5*time.Second, name)[name]
+	return v, ok
 }
 
 // benchCost is what the publishing cost, from its start to the end of the

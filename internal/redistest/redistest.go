@@ -33,6 +33,7 @@ type Server struct {
 	Addr string
 
 	t       testing.TB
+	host    string // the address Addr names
 	args    []string
 	dir     string
 	mu      sync.Mutex
@@ -51,11 +52,31 @@ func Start(t testing.TB, extraArgs ...string) *Server {
 	return s
 }
 
+// StartInNetns starts a redis-server with no persistence inside the
+// network namespace netns (made by the test: `ip netns add`), listening
+// on every address there; host is the namespace's address the test and
+// its servers reach it at (a veth peer's). Stop and Start keep the port.
+// The test must run as root, as network namespaces need.
+func StartInNetns(t testing.TB, netns, host string, extraArgs ...string) *Server {
+	t.Helper()
+	ip, err := exec.LookPath("ip")
+	if err != nil {
+		t.Fatalf("redistest: ip not found on PATH (Debian: apt-get install iproute2)")
+	}
+	s := newServer(t, extraArgs...)
+	s.args[4] = "0.0.0.0" // --bind
+	s.args = append([]string{ip, "netns", "exec", netns}, s.args...)
+	s.host = host
+	s.setPort(freePort(t))
+	s.Start()
+	return s
+}
+
 func newServer(t testing.TB, extraArgs ...string) *Server {
 	t.Helper()
 	bin := lookRedis(t, "redis-server")
 	dir := t.TempDir()
-	s := &Server{t: t, dir: dir}
+	s := &Server{t: t, dir: dir, host: "127.0.0.1"}
 	s.args = append([]string{bin,
 		"--port", "", "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", dir,
@@ -66,10 +87,14 @@ func newServer(t testing.TB, extraArgs ...string) *Server {
 	return s
 }
 
-// setPort sets the port the server listens on (args[2] is --port's value).
+// setPort sets the port the server listens on: the value after --port.
 func (s *Server) setPort(port int) {
-	s.args[2] = strconv.Itoa(port)
-	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	for i, a := range s.args {
+		if a == "--port" {
+			s.args[i+1] = strconv.Itoa(port)
+		}
+	}
+	s.Addr = net.JoinHostPort(s.host, strconv.Itoa(port))
 }
 
 // lookRedis finds a Redis program or fails the test saying how to get it.
