@@ -73,7 +73,10 @@ func settledStats(t *testing.T, base string) nodeStats {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 		}
-		m := scrape(t, hc, base)
+		m, err := scrape(hc, base)
+		if err != nil {
+			t.Fatal(err)
+		}
 		return nodeStats{goroutines: m["go_goroutines"], heap: m["go_memstats_heap_alloc_bytes"], rss: m["process_resident_memory_bytes"], conns: m["herald_connections"]}
 	}
 	last := read()
@@ -90,11 +93,10 @@ func settledStats(t *testing.T, base string) nodeStats {
 }
 
 // scrape reads the unlabelled samples of /metrics.
-func scrape(t *testing.T, hc *http.Client, base string) map[string]float64 {
-	t.Helper()
+func scrape(hc *http.Client, base string) (map[string]float64, error) {
 	resp, err := hc.Get(base + "/metrics")
 	if err != nil {
-		t.Fatalf("GET /metrics: %v", err)
+		return nil, fmt.Errorf("GET /metrics: %w", err)
 	}
 	defer resp.Body.Close()
 	m := map[string]float64{}
@@ -108,7 +110,7 @@ func scrape(t *testing.T, hc *http.Client, base string) map[string]float64 {
 			m[name] = v
 		}
 	}
-	return m
+	return m, sc.Err()
 }
 
 // churnCounts are what one churn run did.
@@ -245,14 +247,24 @@ func testChurn(t *testing.T, d time.Duration, env []string, args ...string) {
 	before := settledStats(t, base)
 	var n churnCounts
 	start := time.Now()
+	// Halfway through: what the node holds while churning.
+	var mid map[string]float64
+	midDone := make(chan struct{})
+	midTimer := time.AfterFunc(d/2, func() {
+		defer close(midDone)
+		mid, _ = scrape(http.DefaultClient, base)
+	})
 	churn(t, base, workers, d, &n)
 	took := time.Since(start)
-	peak := scrape(t, http.DefaultClient, base)
+	if midTimer.Stop() {
+		close(midDone)
+	}
+	<-midDone
 	after := settledStats(t, base)
 	t.Logf("churn for %s, %d workers: %d cycles (%.0f/s; %d over SSE, %d dropped without a close), %d publications, %d failed",
 		took.Round(time.Second), workers, n.cycles.Load(), float64(n.cycles.Load())/took.Seconds(), n.sse.Load(), n.abandoned.Load(), n.publishes.Load(), n.failures.Load())
 	t.Logf("before: %s", before)
-	t.Logf("at the end of the churn: %.0f goroutines, RSS %.1f MiB", peak["go_goroutines"], peak["process_resident_memory_bytes"]/(1<<20))
+	t.Logf("halfway: %.0f goroutines, heap %.1f MiB, RSS %.1f MiB, %.0f connections", mid["go_goroutines"], mid["go_memstats_heap_alloc_bytes"]/(1<<20), mid["process_resident_memory_bytes"]/(1<<20), mid["herald_connections"])
 	t.Logf("after:  %s", after)
 	if n.cycles.Load() == 0 || n.failures.Load() > n.cycles.Load()/100 {
 		t.Fatalf("%d of %d churn cycles failed\nserver stderr:\n%s", n.failures.Load(), n.cycles.Load(), p.stderr)
