@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/heraldrt/herald"
 	"github.com/heraldrt/herald/api"
 	"github.com/heraldrt/herald/hub"
+	"github.com/heraldrt/herald/internal/errbody"
 	"github.com/heraldrt/herald/memory"
 )
 
@@ -54,14 +54,8 @@ func FuzzAPIRequest(f *testing.F) {
 			}
 			return
 		}
-		var out struct {
-			Error struct {
-				Code    herald.ErrorCode
-				Message string
-			}
-		}
-		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || out.Error.Message == "" || out.Error.Code.Name() == "" {
-			t.Fatalf("%d with %q: want an error with a catalog code and a message (%v)", rec.Code, rec.Body, err)
+		if _, err := errbody.Check(rec.Body.Bytes()); err != nil {
+			t.Fatalf("answer %d: %v", rec.Code, err)
 		}
 	})
 }

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/heraldrt/herald"
 	"github.com/heraldrt/herald/protocol"
 )
 
@@ -44,15 +43,7 @@ func TestShutdownAdvisesReturnsOverTheWindow(t *testing.T) {
 	const n = 40
 	window := 2 * time.Second
 	h := newTestHub(t, Config{ReconnectWindow: window})
-	var ts []*gatedTransport
-	for range n {
-		g := &gatedTransport{gate: make(chan struct{})}
-		close(g.gate)
-		if _, err := h.Accept(g, herald.ConnInfo{}); err != nil {
-			t.Fatal(err)
-		}
-		ts = append(ts, g)
-	}
+	ts := acceptOpen(t, h, n)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := h.Shutdown(ctx, 100*time.Millisecond); err != nil {

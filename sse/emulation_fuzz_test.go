@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/heraldrt/herald"
+	"github.com/heraldrt/herald/internal/errbody"
 	"github.com/heraldrt/herald/sse"
 )
 
@@ -116,14 +116,8 @@ func FuzzEmulation(f *testing.F) {
 		rec := httptest.NewRecorder()
 		n.emulation.ServeHTTP(rec, req)
 		if rec.Code != http.StatusNoContent {
-			var out struct {
-				Error struct {
-					Code    herald.ErrorCode
-					Message string
-				}
-			}
-			if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || out.Error.Message == "" || out.Error.Code.Name() == "" {
-				t.Fatalf("answer %d %q: want an error with a catalog code and a message (%v)", rec.Code, rec.Body, err)
+			if _, err := errbody.Check(rec.Body.Bytes()); err != nil {
+				t.Fatalf("answer %d: %v", rec.Code, err)
 			}
 			if rec.Code < 400 || rec.Code > 599 {
 				t.Fatalf("answer %d %q: want 204 or an HTTP error", rec.Code, rec.Body)
