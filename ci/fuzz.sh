@@ -51,13 +51,14 @@ while read -r pkg target; do
 	[[ -d $src ]] || continue
 	mkdir -p "$dst"
 	kept=$(find "$dst" -type f | wc -l)
-	# smallest first: they say the most per byte.
-	find "$src" -type f -size -"$KEEP_BYTES"c -printf '%s %p\n' | sort -n | cut -d' ' -f2- |
-		while read -r f; do
-			((kept < KEEP_MAX)) || break
-			[[ -e $dst/${f##*/} ]] && continue
-			cp "$f" "$dst/"
-			kept=$((kept + 1))
-		done
+	# Smallest first: they say the most per byte. Read into an array, not
+	# a pipe that stopping early would break (pipefail).
+	mapfile -t small < <(find "$src" -type f -size -"$KEEP_BYTES"c -printf '%s %p\n' | sort -n | cut -d' ' -f2-)
+	for f in "${small[@]}"; do
+		((kept < KEEP_MAX)) || break
+		[[ -e $dst/${f##*/} ]] && continue
+		cp "$f" "$dst/"
+		kept=$((kept + 1))
+	done
 done <<<"$targets"
 echo "ci/fuzz.sh: figures in $FUZZLOG" >&2
