@@ -1,7 +1,7 @@
 # Every target calls a script under ci/ or the go tool directly, so that
 # what runs here is exactly what CI runs (.ci/run calls `make test`).
 
-.PHONY: test lint generate build run storm
+.PHONY: test lint generate build run storm fuzz
 
 # test runs the whole suite, in this order: formatting and static checks,
 # generated files up to date, then the Go tests with -race.
@@ -26,3 +26,9 @@ run:
 # (a few minutes; not part of test).
 storm:
 	ci/storm.sh
+
+# fuzz runs every fuzz target for FUZZTIME each (default 3m), one at a
+# time, and keeps the new small corpus entries in testdata/fuzz/ (the
+# suite replays them). FUZZTIME=30s make fuzz for a quick pass.
+fuzz:
+	ci/fuzz.sh

@@ -1,11 +1,8 @@
 package hub
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -89,6 +86,12 @@ type Config struct {
 	// TimelineKeepFor is how long a closed connection's timeline is
 	// listed. Default 15m.
 	TimelineKeepFor time.Duration
+	// ReconnectWindow is how long after Shutdown begins the clients it
+	// disconnects are advised to come back, spread evenly over the window
+	// (the disconnect push's reconnect_in), so that the nodes left are not
+	// stampeded. At least the drain; 0: no advice, clients use their own
+	// backoff.
+	ReconnectWindow time.Duration
 	// TraceRedact names the JSON keys whose values a trace shows as
 	// "[redacted]", at any depth of a frame, besides "token", which is
 	// always redacted. Default none.
@@ -282,34 +285,3 @@ func (h *Hub) signalEmpty() {
 
 // Draining reports whether Shutdown has begun.
 func (h *Hub) Draining() bool { return h.draining.Load() }
-
-// Shutdown refuses new sessions and tells every client to reconnect (code
-// shutdown), spread at random over drain so that they do not all come back
-// to the next node at once. It returns when every session has ended, or
-// closes what is left when ctx ends.
-func (h *Hub) Shutdown(ctx context.Context, drain time.Duration) error {
-	h.draining.Store(true)
-	if h.reg.numConns() == 0 {
-		h.signalEmpty()
-	}
-	var timers []*time.Timer
-	h.reg.eachConn(func(s *Session) {
-		d := time.Duration(0)
-		if drain > 0 {
-			d = rand.N(drain)
-		}
-		timers = append(timers, time.AfterFunc(d, func() { s.Disconnect(herald.DisconnectShutdown) }))
-	})
-	defer func() {
-		for _, t := range timers {
-			t.Stop()
-		}
-	}()
-	select {
-	case <-h.closed:
-		return nil
-	case <-ctx.Done():
-		h.reg.eachConn(func(s *Session) { s.Disconnect(herald.DisconnectShutdown) })
-		return errors.New("hub: shutdown timed out; closed the remaining connections")
-	}
-}

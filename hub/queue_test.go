@@ -113,10 +113,11 @@ func TestQueueOverflowDisconnectsSlow(t *testing.T) {
 	}
 }
 
-func TestShutdownTellsEverySessionToReconnect(t *testing.T) {
-	h := newTestHub(t, Config{})
+// acceptOpen accepts n sessions whose transports take every write.
+func acceptOpen(t *testing.T, h *Hub, n int) []*gatedTransport {
+	t.Helper()
 	var ts []*gatedTransport
-	for range 20 {
+	for range n {
 		g := &gatedTransport{gate: make(chan struct{})}
 		close(g.gate)
 		if _, err := h.Accept(g, herald.ConnInfo{}); err != nil {
@@ -124,6 +125,12 @@ func TestShutdownTellsEverySessionToReconnect(t *testing.T) {
 		}
 		ts = append(ts, g)
 	}
+	return ts
+}
+
+func TestShutdownTellsEverySessionToReconnect(t *testing.T) {
+	h := newTestHub(t, Config{})
+	ts := acceptOpen(t, h, 20)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := h.Shutdown(ctx, 50*time.Millisecond); err != nil {

@@ -310,7 +310,11 @@ func (s *Session) slow() {
 // Disconnect ends the session: it tells the client why (a disconnect push,
 // then the transport's close with the same code) and then unregisters it,
 // so that a shutdown waiting for the hub to empty waits for the goodbyes.
-func (s *Session) Disconnect(d herald.Disconnect) {
+func (s *Session) Disconnect(d herald.Disconnect) { s.disconnectIn(d, 0) }
+
+// disconnectIn is Disconnect with advice on when to reconnect (the push's
+// reconnect_in, whole milliseconds; 0: none).
+func (s *Session) disconnectIn(d herald.Disconnect, in time.Duration) {
 	// A slow client's socket is full: do not wait on it to say goodbye.
 	// Any other gets what was queued for it first, in order.
 	flush := d != herald.DisconnectSlow
@@ -319,7 +323,7 @@ func (s *Session) Disconnect(d herald.Disconnect) {
 		return
 	}
 	if flush {
-		push := protocol.EncodePush(&protocol.Push{Disconnect: &protocol.DisconnectPush{Code: d.Code, Reason: d.Reason, Reconnect: d.Reconnect}})
+		push := protocol.EncodePush(&protocol.Push{Disconnect: &protocol.DisconnectPush{Code: d.Code, Reason: d.Reason, Reconnect: d.Reconnect, ReconnectIn: uint32(in.Milliseconds())}})
 		_ = s.t.Write(append(rest, push))
 	}
 	_ = s.t.Close(d)

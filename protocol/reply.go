@@ -167,6 +167,10 @@ type DisconnectPush struct {
 	Code      uint16 `json:"code"`
 	Reason    string `json:"reason"`
 	Reconnect bool   `json:"reconnect"`
+	// ReconnectIn, when set, is how many milliseconds the client should
+	// wait before it reconnects (a draining node spreads its clients'
+	// returns so the other nodes are not stampeded); 0: its own backoff.
+	ReconnectIn uint32 `json:"reconnect_in,omitempty"`
 }
 
 // PingPush is the server's heartbeat; the client answers {"pong":{}}.

@@ -22,11 +22,12 @@ import (
 // hub, fallback transports) on a loopback port.
 type node struct {
 	*httptest.Server
-	hub *hub.Hub
-	m   *metrics.Metrics
+	hub       *hub.Hub
+	m         *metrics.Metrics
+	emulation http.Handler // the POST endpoint, to call without a socket
 }
 
-func startNode(t *testing.T, b herald.Broker, opts sse.Options) *node {
+func startNode(t testing.TB, b herald.Broker, opts sse.Options) *node {
 	t.Helper()
 	if b == nil {
 		b = memory.New()
@@ -50,7 +51,7 @@ func startNode(t *testing.T, b herald.Broker, opts sse.Options) *node {
 		srv.Close()
 		h.Close()
 	})
-	return &node{Server: srv, hub: h, m: m}
+	return &node{Server: srv, hub: h, m: m, emulation: fb.Emulation()}
 }
 
 // stream is a raw stream read line by line: the test sees the wire.

@@ -50,7 +50,8 @@ type ending struct {
 	reason    string
 	reconnect bool
 	// retryAfter is the least wait the server asked for before the next
-	// attempt (an upgrade refused 503 with Retry-After); 0: none.
+	// attempt (an upgrade refused 503 with Retry-After, or a disconnect
+	// push's reconnect_in); 0: none.
 	retryAfter time.Duration
 }
 
@@ -341,7 +342,10 @@ func (cn *conn) handle(m *serverMessage) {
 // close frame; a close without a Herald code means a lost transport.
 func (cn *conn) closeReason(err error) ending {
 	if d := cn.disconnect; d != nil {
-		return ending{code: uint32(d.Code), reason: d.Reason, reconnect: d.Reconnect}
+		// reconnect_in: a draining server says when to come back, which
+		// is honoured like Retry-After, up to the longest backoff.
+		in := min(time.Duration(d.ReconnectIn)*time.Millisecond, cn.c.opts.MaxReconnectDelay)
+		return ending{code: uint32(d.Code), reason: d.Reason, reconnect: d.Reconnect, retryAfter: in}
 	}
 	code := websocket.CloseStatus(err)
 	if code == -1 || code == websocket.StatusAbnormalClosure || code == websocket.StatusNoStatusRcvd {

@@ -43,7 +43,9 @@ type Options struct {
 	// MinReconnectDelay and MaxReconnectDelay bound the backoff between
 	// connection attempts: attempt n waits a random time in
 	// [0, min(Max, Min*2^n)) (full jitter). Default 200ms and 20s. A small
-	// Max brings every client of a failed node back at once.
+	// Max brings every client of a failed node back at once. When a
+	// draining server says when to come back (reconnect_in), the client
+	// waits that, up to Max, plus up to Min of jitter.
 	MinReconnectDelay time.Duration
 	MaxReconnectDelay time.Duration
 	// PingGrace is how late the server's ping may be: with no message for

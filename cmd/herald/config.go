@@ -147,6 +147,8 @@ type APIConfig struct {
 type ShutdownConfig struct {
 	Drain   Duration `yaml:"drain" doc:"On SIGTERM, /readyz answers 503 and clients are told to reconnect spread over this window, so they do not all come back at once; the port stays open (new clients are told to reconnect too) and closes at its end."`
 	Timeout Duration `yaml:"timeout" doc:"Longest wait for connections to close on shutdown before exiting anyway."`
+	// ReconnectWindow is shutdown.reconnect_window: see hub.Config.
+	ReconnectWindow Duration `yaml:"reconnect_window" doc:"Clients a drain disconnects are told when to come back (the disconnect push's reconnect_in), spread evenly over this window counted from SIGTERM, so that the nodes left get them at an even rate; at least shutdown.drain. Each client is offline (window − drain)/2 on average; clients cap the wait at their own maximum reconnect delay (20s by default). 0: no advice, each client's own backoff."`
 }
 
 type NamespaceConfig struct {
@@ -199,7 +201,7 @@ func defaultConfig() Config {
 		Admin:     AdminConfig{TimelineSize: 32, TimelineKeep: 1000, TimelineKeepFor: Duration(15 * time.Minute)},
 		Admission: AdmissionConfig{Rate: 1000, RatePerIP: 20, MaxWait: Duration(30 * time.Second), MaxHandshakesPerIP: 64},
 		API:       APIConfig{MaxBodySize: 1 << 20, IdempotencyWindow: Duration(5 * time.Minute)},
-		Shutdown:  ShutdownConfig{Drain: Duration(5 * time.Second), Timeout: Duration(30 * time.Second)},
+		Shutdown:  ShutdownConfig{Drain: Duration(5 * time.Second), Timeout: Duration(30 * time.Second), ReconnectWindow: Duration(10 * time.Second)},
 		Broker:    "memory",
 		Redis: RedisConfig{Address: []string{"127.0.0.1:6379"}, Prefix: "herald", Timeout: Duration(5 * time.Second),
 			PresenceTTL: Duration(30 * time.Second), ReconnectDelay: Duration(100 * time.Millisecond)},

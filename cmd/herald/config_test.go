@@ -334,6 +334,7 @@ func TestConfigValidate(t *testing.T) {
 	c.Client.ConnectTimeout = 0
 	c.Client.MaxErrors = 0
 	c.Shutdown.Drain = Duration(time.Minute)
+	c.Shutdown.ReconnectWindow = Duration(-time.Second)
 	c.Channel.MaxChannelLength = 2000
 	c.Channel.HistorySize = 10
 	c.Namespaces = map[string]NamespaceConfig{
@@ -350,7 +351,7 @@ func TestConfigValidate(t *testing.T) {
 		"listen", "log.level", "log.format", "websocket.max_message_size",
 		"websocket.origins[1]", "websocket.origins[2]", "websocket.origins[3]",
 		"client.channel_limit", "client.queue_size", "client.ping_interval", "client.pong_timeout",
-		"client.connect_timeout", "client.max_errors", "shutdown.drain",
+		"client.connect_timeout", "client.max_errors", "shutdown.reconnect_window", "shutdown.drain",
 		"channel.max_channel_length", "channel.history_ttl",
 		"namespaces.chat.max_channel_length", "namespaces.chat.history_size", "namespaces.news.history_ttl",
 		"namespaces.web.history_http",

@@ -66,6 +66,9 @@ func (c *Config) validate() error {
 	if c.Shutdown.Drain < 0 {
 		p.add("shutdown.drain", "must not be negative, got %s", c.Shutdown.Drain)
 	}
+	if c.Shutdown.ReconnectWindow < 0 {
+		p.add("shutdown.reconnect_window", "must not be negative (0 switches the advice off), got %s", c.Shutdown.ReconnectWindow)
+	}
 	if c.Shutdown.Timeout <= 0 {
 		p.add("shutdown.timeout", "must be more than 0, got %s", c.Shutdown.Timeout)
 	} else if c.Shutdown.Drain >= c.Shutdown.Timeout {

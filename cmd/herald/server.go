@@ -75,6 +75,7 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		PublishBurst:        cfg.Client.PublishBurst,
 		RecoveryMax:         cfg.Client.RecoveryMax,
 		IdempotencyWindow:   time.Duration(cfg.API.IdempotencyWindow),
+		ReconnectWindow:     time.Duration(cfg.Shutdown.ReconnectWindow),
 		Presence:            be.presence,
 		RPC:                 rpcMethods(cfg),
 		RPCForward:          rpcForward,

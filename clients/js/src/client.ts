@@ -529,6 +529,8 @@ export class Client extends Emitter<ClientEvents> {
       // The close frame follows with the same code.
       const d = m.disconnect;
       cn.disconnect = { code: d.code, reason: d.reason, reconnect: d.reconnect };
+      // A draining server says when to come back: honoured as Retry-After is, capped.
+      this.retryAfter = Math.min(d.reconnect_in || 0, this.o.maxReconnectDelay);
     } else if (m.error) {
       // An error without an id answers a command that had none: only pong.
       this.emitError(replyError(m.error));

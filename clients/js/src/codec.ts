@@ -6,7 +6,7 @@ export interface ServerMessage {
   error?: { code: number; message?: string; temporary?: boolean };
   channel?: string;
   ping?: object;
-  disconnect?: { code: number; reason: string; reconnect: boolean };
+  disconnect?: { code: number; reason: string; reconnect: boolean; reconnect_in?: number };
   pub?: WirePub;
   join?: WireClientInfo;
   leave?: WireClientInfo;
