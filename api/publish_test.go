@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -175,14 +176,23 @@ func TestBroadcast(t *testing.T) {
 	if got, want := string(lobby.next(t)), `{"channel":"lobby","pub":{"data":{"text":"hi"}}}`; got != want {
 		t.Errorf("lobby push = %s, want %s", got, want)
 	}
-	for _, want := range []string{
-		fmt.Sprintf(`{"channel":"history:a","pub":{"offset":1,"epoch":%q,"data":{"text":"hi"}}}`, epoch),
-		fmt.Sprintf(`{"channel":"history:a","pub":{"offset":2,"epoch":%q,"data":{"text":"hi"}}}`, epoch),
-		`{"channel":"news:b","pub":{"data":{"text":"hi"}}}`,
-	} {
-		if got := string(hist.next(t)); got != want {
-			t.Errorf("push = %s, want %s", got, want)
-		}
+	// In order within each channel; the two channels' fan-outs may
+	// interleave either way.
+	pushes := map[string][]string{}
+	for range 3 {
+		push := string(hist.next(t))
+		ch := push[len(`{"channel":"`):strings.Index(push, `","pub"`)]
+		pushes[ch] = append(pushes[ch], push)
+	}
+	wantPushes := map[string][]string{
+		"history:a": {
+			fmt.Sprintf(`{"channel":"history:a","pub":{"offset":1,"epoch":%q,"data":{"text":"hi"}}}`, epoch),
+			fmt.Sprintf(`{"channel":"history:a","pub":{"offset":2,"epoch":%q,"data":{"text":"hi"}}}`, epoch),
+		},
+		"news:b": {`{"channel":"news:b","pub":{"data":{"text":"hi"}}}`},
+	}
+	if !reflect.DeepEqual(pushes, wantPushes) {
+		t.Errorf("pushes by channel = %q, want %q", pushes, wantPushes)
 	}
 	lobby.none(t)
 	hist.none(t)
