@@ -34,9 +34,8 @@ type writers struct {
 	handoffs atomic.Int64 // writers handed over to a blocked write, for tests and metrics
 
 	// The watchdog sleeps while no write is in progress, so that an idle
-	// server does not wake 100 times a second: busy counts the writes in
-	// progress, and the write that makes it 1 wakes a sleeping watchdog.
-	busy   atomic.Int64
+	// server does not wake 100 times a second; a write that begins while
+	// it sleeps wakes it.
 	asleep atomic.Bool
 	wake   chan struct{} // 1-buffered
 }
@@ -67,11 +66,12 @@ func (p *writers) init() {
 	p.wake = make(chan struct{}, 1)
 }
 
-// begin and end bracket every Transport.Write of a pool writer: two atomic
-// adds, and a wake-up of the watchdog only when it sleeps.
+// begin and end bracket every Transport.Write of a pool writer: an add to
+// the writer's own counter each (odd while the write is in progress), and
+// a wake-up of the watchdog only when it sleeps.
 func (p *writers) begin(w *writer) {
 	w.writes.Add(1)
-	if p.busy.Add(1) == 1 && p.asleep.Load() {
+	if p.asleep.Load() {
 		select {
 		case p.wake <- struct{}{}:
 		default:
@@ -79,10 +79,7 @@ func (p *writers) begin(w *writer) {
 	}
 }
 
-func (p *writers) end(w *writer) {
-	p.busy.Add(-1)
-	w.writes.Add(1)
-}
+func (p *writers) end(w *writer) { w.writes.Add(1) }
 
 // start runs n writers and the watchdog until shutdown.
 func (p *writers) start(n int) {
@@ -127,15 +124,14 @@ func (p *writers) watch() {
 			return
 		case <-t.C:
 		}
-		if p.busy.Load() == 0 && !p.sleep(t) {
-			return
-		}
 		p.mu.Lock()
+		idle := true
 		for i := 0; i < len(p.active); i++ {
 			w := p.active[i]
 			n := w.writes.Load()
 			if n&1 == 0 || n != w.seen {
 				w.seen = n
+				idle = idle && n&1 == 0
 				continue
 			}
 			w.detached.Store(true)
@@ -148,16 +144,32 @@ func (p *writers) watch() {
 			i-- // look at the writer moved into place i
 		}
 		p.mu.Unlock()
+		if idle && !p.sleep(t) {
+			return
+		}
 	}
+}
+
+// writing reports whether a pool writer's write is in progress.
+func (p *writers) writing() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, w := range p.active {
+		if w.writes.Load()&1 == 1 {
+			return true
+		}
+	}
+	return false
 }
 
 // sleep waits, with the ticker stopped, until a write begins, and reports
 // false if the pool stops meanwhile. A write that began before asleep was
-// set is seen by the second look at busy; one after it sends on wake.
+// set is seen by the second look at the writers; one after it sends on
+// wake.
 func (p *writers) sleep(t *time.Ticker) bool {
 	p.asleep.Store(true)
 	defer p.asleep.Store(false)
-	if p.busy.Load() > 0 {
+	if p.writing() {
 		return true
 	}
 	t.Stop()

@@ -133,7 +133,7 @@ func TestBlockedWriteIsHandedOver(t *testing.T) {
 // wakes it and is handed over.
 func TestWatchdogSleepsWhenIdle(t *testing.T) {
 	h := newTestHub(t, Config{Writers: 1})
-	eventually(t, "the watchdog to sleep", func() bool { return h.writers.asleep.Load() && h.writers.busy.Load() == 0 })
+	eventually(t, "the watchdog to sleep", func() bool { return h.writers.asleep.Load() && !h.writers.writing() })
 
 	stuck := &gatedTransport{gate: make(chan struct{})}
 	sess, _ := h.Accept(stuck, herald.ConnInfo{})
@@ -141,7 +141,7 @@ func TestWatchdogSleepsWhenIdle(t *testing.T) {
 	slow.q.push([]byte("a"))
 	eventually(t, "the stuck write to be handed over", func() bool { return h.writers.handoffs.Load() == 1 })
 	close(stuck.gate)
-	eventually(t, "the watchdog to sleep again", func() bool { return h.writers.asleep.Load() && h.writers.busy.Load() == 0 })
+	eventually(t, "the watchdog to sleep again", func() bool { return h.writers.asleep.Load() && !h.writers.writing() })
 	slow.Disconnect(herald.DisconnectForceReconnect)
 }
 
